@@ -1,0 +1,1 @@
+"""Bundled models and their held-out test splits (package data)."""
