@@ -7,21 +7,29 @@
 #
 # Installs Debian's Mesa EGL packages with apt-get when libEGL.so.1 is missing, because
 # moderngl's headless context needs EGL and a GL driver (Mesa's llvmpipe on machines without
-# a GPU). Safe to run again: each step is skipped when already done.
+# a GPU). With the "test" extra it also installs glslang-tools, whose glslangValidator checks
+# the fragment shaders as GLSL ES 3.00. Safe to run again: each step is skipped when done.
 set -euo pipefail
 
 venv_dir=${1:-.venv}
 extras=${2:-}
 python=${PYTHON:-python3}
 
+packages=()
 if ! ldconfig -p | grep -q 'libEGL.so.1 ' || ! ldconfig -p | grep -q 'libGL.so.1 ' \
-    || ! ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1; then
-    echo "Installing Mesa EGL packages (libEGL.so.1, libGL.so.1 or the llvmpipe driver is missing)"
+    || ! ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 \
+    || ! ls /usr/share/glvnd/egl_vendor.d/*mesa*.json >/dev/null 2>&1; then
+    echo "Mesa EGL packages needed: libEGL.so.1, libGL.so.1 or the llvmpipe driver is missing"
+    packages+=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgbm1)
+fi
+if [[ ",$extras," == *",test,"* ]] && ! command -v glslangValidator >/dev/null; then
+    packages+=(glslang-tools)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
     sudo_cmd=""
     if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
     $sudo_cmd apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q \
-        libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgbm1
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${packages[@]}"
 fi
 
 if [ ! -x "$venv_dir/bin/python" ]; then

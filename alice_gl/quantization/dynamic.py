@@ -47,19 +47,19 @@ def quantize_dynamic(model: ModelSource, *, per_channel: bool = True,
     ``InvalidModelError`` for a model that fails to load, ``ConfigError`` for an unknown op
     type or node name, and ``QuantizationError`` for a weight with NaN or Inf.
     """
-    options = _options(per_channel, op_types, exclude_nodes)
+    options = rewrite_options(per_channel, op_types, exclude_nodes)
     source = load_model(model, infer_shapes=False)
     fp32_bytes = model_size_bytes(source)
-    _check_excluded_names(source, options.exclude_nodes)
+    check_excluded_names(source, options.exclude_nodes)
 
     work = prepare_opset(source)
-    folded = fold_weights(work.graph, lambda node: _is_selected(node, options))
+    folded = fold_weights(work.graph, lambda node: is_selected(node, options))
     report = QuantizationReport(mode="dynamic", per_channel=per_channel,
                                 opset=default_opset(work))
     rewriter = ModelRewriter(work, options, report)
     rewriter.rewrite()
     remove_unused(work, rewriter.replaced_weights | folded)
-    _check_output(work)
+    check_output(work)
 
     report.fp32_bytes = fp32_bytes
     report.int8_bytes = model_size_bytes(work)
@@ -68,8 +68,9 @@ def quantize_dynamic(model: ModelSource, *, per_channel: bool = True,
     return work, report
 
 
-def _options(per_channel: bool, op_types: Iterable[str] | None,
-             exclude_nodes: Iterable[str]) -> RewriteOptions:
+def rewrite_options(per_channel: bool, op_types: Iterable[str] | None,
+                    exclude_nodes: Iterable[str]) -> RewriteOptions:
+    """Validate the quantizer options shared by dynamic and static mode; ConfigError if bad."""
     if isinstance(op_types, str) or isinstance(exclude_nodes, str):
         raise ConfigError("op_types and exclude_nodes take a list of names, not one string.")
     selected = frozenset(SUPPORTED_OP_TYPES if op_types is None else op_types)
@@ -81,13 +82,15 @@ def _options(per_channel: bool, op_types: Iterable[str] | None,
                           exclude_nodes=frozenset(exclude_nodes))
 
 
-def _is_selected(node: onnx.NodeProto, options: RewriteOptions) -> bool:
+def is_selected(node: onnx.NodeProto, options: RewriteOptions) -> bool:
+    """Return whether ``node`` is a weight op that ``options`` asks to quantize."""
     return (node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_INPUT_INDEX
             and node.op_type in options.op_types
             and node_label(node) not in options.exclude_nodes)
 
 
-def _check_excluded_names(model: onnx.ModelProto, exclude_nodes: frozenset[str]) -> None:
+def check_excluded_names(model: onnx.ModelProto, exclude_nodes: frozenset[str]) -> None:
+    """Raise ConfigError when an excluded name matches no node in any graph of ``model``."""
     labels = {node_label(node) for graph in iter_graphs(model.graph) for node in graph.node}
     missing = sorted(exclude_nodes - labels)
     if missing:
@@ -95,7 +98,7 @@ def _check_excluded_names(model: onnx.ModelProto, exclude_nodes: frozenset[str])
                           "excluded; `alice-gl inspect MODEL` lists the node names.")
 
 
-def _check_output(model: onnx.ModelProto) -> None:
+def check_output(model: onnx.ModelProto) -> None:
     """Run ``onnx.checker`` on the INT8 model; a failure is a bug in the rewrite."""
     if model.ByteSize() >= PROTOBUF_LIMIT_BYTES - EXTERNAL_DATA_MARGIN_BYTES:
         # NOTE: the checker serializes the whole model, which protobuf cannot do past 2 GiB,

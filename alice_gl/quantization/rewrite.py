@@ -62,7 +62,7 @@ def node_label(node: onnx.NodeProto) -> str:
 
 
 @dataclass
-class _GraphContext:
+class GraphContext:
     """One graph being rewritten, with the nodes emitted so far and its per-graph caches."""
 
     graph: onnx.GraphProto
@@ -83,7 +83,7 @@ class _QuantizedWeight:
     """The int8 initializers written for one weight in one stored layout."""
 
     record: WeightRecord
-    owner: _GraphContext
+    owner: GraphContext
     axis: int | None
     zero_point_name: str | None = None
 
@@ -100,15 +100,15 @@ class ModelRewriter:
         self.replaced_weights: set[str] = set()
         self._weights: dict[tuple[int, str, bool, int | None], _QuantizedWeight] = {}
         # Contexts stay referenced so that the id() in a weight cache key is never reused.
-        self._contexts: list[_GraphContext] = []
+        self._contexts: list[GraphContext] = []
 
     def rewrite(self) -> None:
         """Rewrite the main graph and, recursively, every subgraph."""
         self._rewrite_graph(self.model.graph, "main", [])
 
     def _rewrite_graph(self, graph: onnx.GraphProto, path: str,
-                       outer: list[_GraphContext]) -> None:
-        context = _GraphContext(graph, path)
+                       outer: list[GraphContext]) -> None:
+        context = GraphContext(graph, path)
         self._contexts.append(context)
         scopes = [*outer, context]
         for node in graph.node:
@@ -119,7 +119,7 @@ class ModelRewriter:
         del graph.node[:]
         graph.node.extend(context.new_nodes)
 
-    def _rewrite_node(self, node: onnx.NodeProto, scopes: list[_GraphContext]) -> None:
+    def _rewrite_node(self, node: onnx.NodeProto, scopes: list[GraphContext]) -> None:
         context = scopes[-1]
         label = node_label(node)
         reason = self._skip_reason(node, label)
@@ -166,7 +166,7 @@ class ModelRewriter:
         return None
 
     @staticmethod
-    def _find_constant(name: str, scopes: list[_GraphContext]):
+    def _find_constant(name: str, scopes: list[GraphContext]):
         """Return ``(owner context, initializer)`` for constant ``name``, else None."""
         for context in reversed(scopes):
             if name in context.constants:
@@ -177,8 +177,8 @@ class ModelRewriter:
 
     # MatMul and Gemm.
 
-    def _emit_matmul(self, node: onnx.NodeProto, label: str, scopes: list[_GraphContext],
-                     owner: _GraphContext, weight: onnx.TensorProto) -> None:
+    def _emit_matmul(self, node: onnx.NodeProto, label: str, scopes: list[GraphContext],
+                     owner: GraphContext, weight: onnx.TensorProto) -> None:
         context = scopes[-1]
         is_gemm = node.op_type == "Gemm"
         x = node.input[0]
@@ -223,7 +223,7 @@ class ModelRewriter:
                 "Add", [product, bias], [output], name=self.names.new(f"{label}_Add")))
 
     def _gemm_bias(self, node: onnx.NodeProto, label: str,
-                   scopes: list[_GraphContext]) -> str | None:
+                   scopes: list[GraphContext]) -> str | None:
         """Return the tensor to add as ``beta * C``, emitting what computes it; None for none."""
         if len(node.input) < 3 or not node.input[2]:
             return None
@@ -247,8 +247,8 @@ class ModelRewriter:
 
     # Conv and ConvTranspose.
 
-    def _emit_conv(self, node: onnx.NodeProto, label: str, context: _GraphContext,
-                   owner: _GraphContext, weight: onnx.TensorProto) -> None:
+    def _emit_conv(self, node: onnx.NodeProto, label: str, context: GraphContext,
+                   owner: GraphContext, weight: onnx.TensorProto) -> None:
         quantized = self._quantize(owner, weight, channel_axis(node), False, label)
         rewritten = _copy(node)
         rewritten.input[0] = self._dequantize_activation(context, node.input[0])
@@ -257,7 +257,7 @@ class ModelRewriter:
 
     # Shared pieces: activations and weights.
 
-    def _quantize_activation(self, context: _GraphContext, x: str) -> tuple[str, str, str]:
+    def _quantize_activation(self, context: GraphContext, x: str) -> tuple[str, str, str]:
         """Return ``(x_quantized, x_scale, x_zero_point)``, adding DynamicQuantizeLinear once."""
         if x not in context.quantized_activations:
             outputs = (self.names.new(f"{x}_quantized"), self.names.new(f"{x}_scale"),
@@ -268,7 +268,7 @@ class ModelRewriter:
             context.quantized_activations[x] = outputs
         return context.quantized_activations[x]
 
-    def _dequantize_activation(self, context: _GraphContext, x: str) -> str:
+    def _dequantize_activation(self, context: GraphContext, x: str) -> str:
         if x not in context.dequantized_activations:
             quantized = self._quantize_activation(context, x)
             output = self.names.new(f"{x}_dequantized")
@@ -278,7 +278,7 @@ class ModelRewriter:
             context.dequantized_activations[x] = output
         return context.dequantized_activations[x]
 
-    def _dequantize_weight(self, context: _GraphContext, quantized: _QuantizedWeight) -> str:
+    def _dequantize_weight(self, context: GraphContext, quantized: _QuantizedWeight) -> str:
         record = quantized.record
         if record.quantized_name not in context.dequantized_weights:
             if quantized.zero_point_name is None:
@@ -297,7 +297,7 @@ class ModelRewriter:
             context.dequantized_weights[record.quantized_name] = output
         return context.dequantized_weights[record.quantized_name]
 
-    def _quantize(self, owner: _GraphContext, weight: onnx.TensorProto, plan: ChannelAxis,
+    def _quantize(self, owner: GraphContext, weight: onnx.TensorProto, plan: ChannelAxis,
                   transpose: bool, label: str) -> _QuantizedWeight:
         """Return the int8 form of ``weight``, writing its initializers on first use."""
         axis = plan.axis if self.options.per_channel else None
@@ -328,7 +328,7 @@ class ModelRewriter:
         self._weights[key] = _QuantizedWeight(record, owner, stored_axis)
         return self._weights[key]
 
-    def _add_initializer(self, context: _GraphContext, base: str, value: np.ndarray) -> str:
+    def _add_initializer(self, context: GraphContext, base: str, value: np.ndarray) -> str:
         name = self.names.new(base)
         context.graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
         return name
