@@ -61,3 +61,11 @@ class MemoryLimitExceededError(InvalidInputError):
         self.planned_bytes = planned_bytes
         self.budget_bytes = budget_bytes
         self.breakdown = dict(breakdown)
+
+
+class ExecutionError(AliceGLError):
+    """A node failed while an executor ran a model; the message names the node and its op type."""
+
+
+class EngineStateError(AliceGLError, RuntimeError):
+    """An engine method was called before ``initialize`` or ``quantize``, or after ``close``."""

@@ -80,12 +80,57 @@ def _read(source: ModelSource) -> onnx.ModelProto:
 def _convert_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     logger.info("Converting the model from opset %d to opset %d", opset, CONVERSION_TARGET_OPSET)
     try:
-        return version_converter.convert_version(model, CONVERSION_TARGET_OPSET)
+        converted = version_converter.convert_version(model, CONVERSION_TARGET_OPSET)
     except Exception as error:
         raise InvalidModelError(
             f"The model uses opset {opset}, below the minimum {MIN_OPSET}, and onnx's version "
             f"converter failed to upgrade it to {CONVERSION_TARGET_OPSET}: {error}. Re-export "
             f"the model with opset {MIN_OPSET} or newer.") from error
+    _repair_conversion(converted)
+    return converted
+
+
+def _repair_conversion(model: onnx.ModelProto) -> None:
+    """Fix two gaps of onnx's version converter (seen in onnx 1.23) when upgrading to opset 13.
+
+    The converter keeps the old IR version, but initializers that are not graph inputs (which
+    it creates, for example for Pad's ``pads``) need IR 4 or newer, so the IR is raised. It
+    also turns Upsample and Resize-10 into Resize-13 with default attributes, but before
+    opset 11 those ops mapped output to input coordinates as ``asymmetric`` and rounded
+    nearest neighbours down (``floor``), where Resize-13 defaults to ``half_pixel`` and
+    ``round_prefer_floor``.
+    """
+    target = onnx.helper.find_min_ir_version_for(list(model.opset_import))
+    if model.ir_version < 4:
+        # IR 3 required every initializer to be listed as a graph input too; exporters of that
+        # time meant them as constants, so they stay constants under the newer IR.
+        constants = {tensor.name for tensor in model.graph.initializer}
+        inputs = [value for value in model.graph.input if value.name not in constants]
+        del model.graph.input[:]
+        model.graph.input.extend(inputs)
+    model.ir_version = max(model.ir_version, target)
+    legacy_defaults = {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    for graph in _all_graphs(model.graph):
+        for node in graph.node:
+            if node.op_type != "Resize":
+                continue
+            names = {attribute.name for attribute in node.attribute}
+            for name, value in legacy_defaults.items():
+                if name not in names:
+                    node.attribute.append(onnx.helper.make_attribute(name, value))
+
+
+def _all_graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
+    """Return ``graph`` and every subgraph (If, Loop, Scan bodies) nested in it."""
+    graphs = [graph]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                graphs.extend(_all_graphs(attribute.g))
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    graphs.extend(_all_graphs(subgraph))
+    return graphs
 
 
 def _check(model: onnx.ModelProto, source: ModelSource) -> None:

@@ -1,0 +1,1 @@
+"""NumPy kernels, one module per operator family; importing a module registers its kernels."""
