@@ -1,13 +1,20 @@
-"""The ``alice-gl quantize`` subcommand: write an INT8 copy of an FP32 ONNX model."""
+"""The ``alice-gl quantize`` subcommand: write an INT8 copy of an FP32 ONNX model.
+
+With sample data (``--validation``, or ``--calibration`` in static mode) the command runs the
+engine's accuracy guard and writes only a model the guard accepts (see ``guarded``). Without
+sample data it quantizes directly and writes the result unchecked.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
 
+from alice_gl.cli import guarded
 from alice_gl.errors import ConfigError, InvalidInputError
 from alice_gl.model_io import save_model
 from alice_gl.quantization import SUPPORTED_OP_TYPES, quantize_dynamic
@@ -23,7 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "quantize", help="quantize an FP32 ONNX model to INT8",
         description="Write an INT8 copy of the FP32 ONNX model MODEL to OUT. MODEL is never "
-                    "modified.")
+                    "modified. With sample data (--validation, or --calibration in static mode) "
+                    "an accuracy guard compares INT8 and FP32 outputs on those samples by "
+                    "cosine similarity. OUT then receives only a model the guard accepts: the "
+                    "INT8 model, or the INT8 model with the layers that partial fallback kept "
+                    "FP32. When the guard rejects the model, nothing is written to OUT and the "
+                    "command exits with status 1, because an FP32 copy under an INT8 name "
+                    "would mislead. --report and --sensitivity-plot are still written then. "
+                    "Without sample data the INT8 model is written unchecked.")
     parser.add_argument("model", metavar="MODEL", help="FP32 ONNX model file")
     parser.add_argument("-o", "--output", metavar="OUT", required=True,
                         help="INT8 model file to write (must differ from MODEL)")
@@ -43,29 +57,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES,
                         help="activation range strategy for --mode static (default minmax)")
     parser.add_argument("--samples", type=_positive_int, metavar="N",
-                        help="maximum calibration samples for --mode static")
+                        help="maximum samples used for calibration and for the accuracy guard "
+                             "(default 2000)")
+    _add_guard_arguments(parser)
     parser.set_defaults(handler=handle)
+
+
+def _add_guard_arguments(parser: argparse.ArgumentParser) -> None:
+    guard = parser.add_argument_group(
+        "accuracy guard", "These options need sample data: --validation, or --calibration "
+                          "with --mode static.")
+    guard.add_argument("--validation", metavar="DATA",
+                       help="sample inputs to compare INT8 and FP32 outputs on (.npz, .npy, "
+                            "folder or .json, as for --calibration); default: the calibration "
+                            "data in static mode")
+    guard.add_argument("--fallback-threshold", type=_fraction, metavar="F",
+                       help="reject the INT8 model when its minimum output cosine similarity "
+                            "is below F (default 0.95)")
+    guard.add_argument("--warn-threshold", type=_fraction, metavar="F",
+                       help="accept with a warning below F (default 0.98)")
+    guard.add_argument("--no-auto-fallback", action="store_true",
+                       help="reject a failing model at once, without trying partial fallback")
+    guard.add_argument("--no-partial-fallback", action="store_true",
+                       help="do not keep the most sensitive layers FP32 to rescue a failing "
+                            "model")
+    guard.add_argument("--sensitivity-plot", metavar="FILE.png",
+                       help="write a PNG bar chart of each layer's sensitivity (needs "
+                            "matplotlib: pip install 'alice-gl[plot]')")
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run ``alice-gl quantize`` and return its exit code."""
     model_path = Path(args.model)
     output_path = Path(args.output)
-    if output_path.resolve() == model_path.resolve():
-        raise InvalidInputError(f"Output {output_path} is the input model {model_path}; pass a "
-                                "different -o path, because MODEL is never overwritten.")
+    _check_arguments(args, model_path, output_path)
 
-    if args.mode == "static":
-        model, report = _quantize_static(args)
-    else:
-        static_only = [flag for flag, value in (("--calibration", args.calibration),
-                                                ("--strategy", args.strategy),
-                                                ("--samples", args.samples)) if value is not None]
-        if static_only:
-            raise ConfigError(f"{', '.join(static_only)} apply only to --mode static.")
-        model, report = quantize_dynamic(model_path, per_channel=not args.per_tensor,
-                                         op_types=args.op_types, exclude_nodes=args.exclude)
+    if guarded.has_sample_data(args):
+        outcome = guarded.quantize_guarded(args, model_path, output_path)
+        if args.report:
+            _write_text_atomically(Path(args.report), outcome.report_json())
+        outcome.raise_for_rejection()
+        return 0
 
+    # Static mode always has calibration data, so only dynamic mode without --validation gets here.
+    model, report = quantize_dynamic(model_path, per_channel=not args.per_tensor,
+                                     op_types=args.op_types, exclude_nodes=args.exclude)
     save_model(model, output_path)
     if args.report:
         _write_text_atomically(Path(args.report), report.to_json())
@@ -74,21 +110,57 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quantize_static(args: argparse.Namespace):
-    if args.calibration is None:
+def _check_arguments(args: argparse.Namespace, model_path: Path, output_path: Path) -> None:
+    """Reject paths and flag combinations that cannot work, before any quantization runs."""
+    if output_path.resolve() == model_path.resolve():
+        raise InvalidInputError(f"Output {output_path} is the input model {model_path}; pass a "
+                                "different -o path, because MODEL is never overwritten.")
+    if args.mode == "static" and args.calibration is None:
         raise ConfigError("--mode static needs --calibration DATA with sample inputs.")
-    from alice_gl.calibration import quantize_static
-
-    given = {"strategy": args.strategy, "samples": args.samples}
-    return quantize_static(Path(args.model), args.calibration, per_channel=not args.per_tensor,
-                           op_types=args.op_types, exclude_nodes=args.exclude,
-                           **{name: value for name, value in given.items() if value is not None})
+    if args.mode == "dynamic":
+        static_only = [flag for flag, value in (("--calibration", args.calibration),
+                                                ("--strategy", args.strategy)) if value is not None]
+        if static_only:
+            raise ConfigError(f"{', '.join(static_only)} apply only to --mode static.")
+        if args.samples is not None and args.validation is None:
+            raise ConfigError("--samples applies only to --mode static or with --validation.")
+    if not guarded.has_sample_data(args):
+        guard_flags = [flag for flag, given in (
+            ("--fallback-threshold", args.fallback_threshold is not None),
+            ("--warn-threshold", args.warn_threshold is not None),
+            ("--no-auto-fallback", args.no_auto_fallback),
+            ("--no-partial-fallback", args.no_partial_fallback),
+            ("--sensitivity-plot", args.sensitivity_plot is not None)) if given]
+        if guard_flags:
+            raise ConfigError(f"{', '.join(guard_flags)} need sample data for the accuracy guard. "
+                              f"Pass --validation DATA (or --calibration DATA with --mode static).")
+    if args.report and not Path(args.report).parent.is_dir():
+        raise InvalidInputError(f"Report folder not found: {Path(args.report).parent}. Create it "
+                                f"first.")
+    if args.sensitivity_plot is not None:
+        plot_path = Path(args.sensitivity_plot)
+        if plot_path.resolve() in (model_path.resolve(), output_path.resolve()):
+            raise InvalidInputError(f"Sensitivity plot {plot_path} would overwrite a model. Pass "
+                                    f"a separate FILE.png path.")
+        if not plot_path.parent.is_dir():
+            raise InvalidInputError(f"Sensitivity plot folder not found: {plot_path.parent}. "
+                                    f"Create it first.")
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a similarity between 0 and 1, got {text}")
     return value
 
 
