@@ -21,6 +21,7 @@ import onnx
 from alice_gl.engine.config import QuantizationConfig
 from alice_gl.errors import ConfigError, GLContextError
 from alice_gl.executor import NumpySession
+from alice_gl.gl_executor.engine_backend import ENGINE_BACKEND_FACTORIES
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,7 @@ class NumpyBackend:
 BackendFactory = Callable[[onnx.ModelProto, QuantizationConfig], Backend]
 
 # Factories for the GL backends by name. Each raises GLContextError when no context can be made.
-# TODO: register the GL whole-model executor (alice_gl.gl_executor) here once it exists. Until
-# then "auto" always resolves to NumPy and "gl-fragment"/"gl-compute" raise ConfigError.
-GL_BACKEND_FACTORIES: dict[str, BackendFactory] = {}
+GL_BACKEND_FACTORIES: dict[str, BackendFactory] = dict(ENGINE_BACKEND_FACTORIES)
 
 
 def create_backend(name: str, model: onnx.ModelProto, config: QuantizationConfig) -> Backend:

@@ -267,3 +267,24 @@ def test_calibration_from_npz_path(tmp_path):
     with alice_gl.AliceQuantizationEngine({}) as engine:
         result = engine.quantize(model, path)
     assert result.evaluation_samples == 12
+
+
+@pytest.mark.parametrize(("backend", "profile"), [("gl-fragment", "webgl2"),
+                                                  ("gl-compute", "gl43")])
+def test_gl_backend_serves_int8_like_numpy(backend, profile):
+    rng = np.random.default_rng(11)
+    model, inputs = single_matmul_model(rng), outlier_inputs(rng, 8, 1.0)
+    with alice_gl.AliceQuantizationEngine({"backend": "numpy"}) as engine:
+        engine.quantize(model, {"x": inputs})
+        expected = engine.infer({"x": inputs})["y"]
+    with alice_gl.AliceQuantizationEngine({"backend": backend, "profile": profile}) as engine:
+        engine.quantize(model, {"x": inputs})
+        served = engine.infer({"x": inputs})["y"]
+        status = engine.get_status()
+
+    assert status.backend == backend
+    assert status.mode == "int8"
+    assert status.gl_renderer
+    assert status.planned_texture_bytes > 0
+    assert status.allocated_texture_bytes == status.planned_texture_bytes
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-5)

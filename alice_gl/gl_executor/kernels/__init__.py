@@ -1,0 +1,1 @@
+"""Executor kernels, one module per op family; each issues fragment or compute passes."""
