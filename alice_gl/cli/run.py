@@ -80,7 +80,7 @@ BACKENDS: dict[str, Callable[[Path, argparse.Namespace], RunBackend]] = {
     "gl-compute": _gl_compute_backend,
     "auto": _auto_backend,
 }
-DEFAULT_BACKEND = "numpy"
+DEFAULT_BACKEND = "auto"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -134,6 +134,7 @@ def handle(args: argparse.Namespace) -> int:
         latency_ms = (time.perf_counter() - start) * 1000
         logger.info("Ran %s on the %s backend in %.1f ms", model_path, args.backend,
                     latency_ms)
+        print(f"backend: {describe_backend(backend)}")
         for name, value in outputs.items():
             print(format_output(name, value))
         if args.profile:
@@ -146,6 +147,14 @@ def handle(args: argparse.Namespace) -> int:
         if close is not None:
             close()
     return 0
+
+
+def describe_backend(backend: RunBackend) -> str:
+    """Return the backend that ran, as ``numpy`` or ``gl-PASSES on RENDERER``."""
+    context = getattr(backend, "ctx", None)
+    if context is None:
+        return "numpy"
+    return f"gl-{backend.passes} on {context.capabilities.renderer}"
 
 
 def print_profile(backend: RunBackend) -> None:

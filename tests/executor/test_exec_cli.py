@@ -35,11 +35,13 @@ def test_exec_cli_npy_input_and_output(tmp_path, digits, capsys) -> None:
     np.save(tmp_path / "x.npy", digits)
     output = tmp_path / "out.npz"
 
-    code = main(["run", str(MLP), "--input", str(tmp_path / "x.npy"), "-o", str(output)])
+    code = main(["run", str(MLP), "--input", str(tmp_path / "x.npy"), "--backend", "numpy",
+                 "-o", str(output)])
 
     printed = capsys.readouterr().out
     expected = NumpySession(MLP).run({"input": digits})["probabilities"]
     assert code == EXIT_OK
+    assert "backend: numpy\n" in printed
     assert "probabilities: shape (6, 10) dtype float32 min " in printed
     assert f"mean {expected.mean():.6g}" in printed
     with np.load(output) as saved:
