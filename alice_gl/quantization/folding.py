@@ -1,9 +1,10 @@
 """Fold weights computed from constants into initializers before quantizing.
 
-A weight slot may be fed by a ``Constant`` node, or by ``Cast``, ``Transpose`` or ``Reshape``
-applied to constants. Such a producer is evaluated with NumPy and replaced by an initializer
-with the same output name, in the graph that held the producer. Only producers of weights
-that will be quantized are folded, so the rest of the model is left as it was.
+A weight slot may be fed by a ``Constant`` node, a ``ConstantOfShape`` of a constant shape, or
+by ``Cast``, ``Transpose`` or ``Reshape`` applied to constants. Such a producer is evaluated
+with NumPy and replaced by an initializer with the same output name, in the graph that held
+the producer. Only producers of weights that will be quantized are folded, so the rest of the
+model is left as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from alice_gl.quantization.graph_walk import subgraphs
 
 logger = logging.getLogger(__name__)
 
-FOLDABLE_OP_TYPES = frozenset({"Constant", "Cast", "Transpose", "Reshape"})
+FOLDABLE_OP_TYPES = frozenset({"Constant", "ConstantOfShape", "Cast", "Transpose", "Reshape"})
 
 
 def fold_weights(graph: onnx.GraphProto, is_selected: Callable[[onnx.NodeProto], bool],
@@ -107,6 +108,8 @@ def _evaluate(node: onnx.NodeProto, arrays: list[np.ndarray | None]) -> np.ndarr
     if node.op_type == "Constant":
         return _constant_value(node)
     data = arrays[0]
+    if node.op_type == "ConstantOfShape":
+        return _constant_of_shape(node, data)
     if node.op_type == "Cast":
         return data.astype(helper.tensor_dtype_to_np_dtype(get_attribute(node, "to", 0)))
     if node.op_type == "Transpose":
@@ -122,6 +125,14 @@ def _reshape(data: np.ndarray, shape: np.ndarray, allow_zero: bool) -> np.ndarra
     if not allow_zero:
         target = [data.shape[i] if dim == 0 else dim for i, dim in enumerate(target)]
     return data.reshape(target)
+
+
+def _constant_of_shape(node: onnx.NodeProto, shape: np.ndarray) -> np.ndarray:
+    # ONNX ConstantOfShape: ``value`` is a one-element tensor, float32 0 when absent.
+    fill = get_attribute(node, "value", None)
+    element = (numpy_helper.to_array(fill).reshape(-1) if fill is not None
+               else np.zeros(1, dtype=np.float32))
+    return np.full([int(dim) for dim in shape], element[0], dtype=element.dtype)
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray | None:

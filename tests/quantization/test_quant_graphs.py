@@ -49,6 +49,22 @@ def test_constant_node_weight(rng):
     assert_close_to_fp32(model, quantized, {"x": rng.normal(0, 1, (3, 6)).astype(np.float32)})
 
 
+def test_constant_of_shape_weight_folded(rng):
+    nodes = [
+        helper.make_node("Constant", [], ["shape"], name="shape_const", value_ints=[6, 4]),
+        helper.make_node("ConstantOfShape", ["shape"], ["w"], name="fill",
+                         value=onnx.numpy_helper.from_array(np.array([0.25], np.float32))),
+        helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+    ]
+    model = make_model(nodes, [float_input("x", [3, 6])], [float_input("y", [3, 4])])
+    quantized, report = quantize_dynamic(model)
+    assert "ConstantOfShape" not in op_types(quantized)
+    assert "MatMulInteger" in op_types(quantized)
+    np.testing.assert_allclose(tensor(quantized, "w_scale"), np.full(4, 0.25 / 127), rtol=1e-6)
+    assert report.quantized_nodes[0].weight == "w"
+    assert_close_to_fp32(model, quantized, {"x": rng.normal(0, 1, (3, 6)).astype(np.float32)})
+
+
 def test_cast_transpose_reshape_chain_folded(rng):
     w16 = rng.normal(0, 0.5, (2, 2, 6)).astype(np.float16)
     nodes = [
