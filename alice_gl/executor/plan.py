@@ -233,6 +233,10 @@ def build_plan(graph: onnx.GraphProto, opset: int, *, fold_constants: bool = Tru
                      value_specs=value_specs, opset=opset, outer_inputs=outer_inputs)
     if fold_constants:
         _fold_constants(plan)
+    for value in plan.constants.values():
+        # Read-only constants let kernels cache conversions of them (integer_matmul does), and
+        # turn an accidental in-place write by a kernel into an error instead of a wrong run.
+        value.setflags(write=False)
     return plan
 
 

@@ -226,3 +226,33 @@ def test_exec_int8_graph_by_hand(rng) -> None:
     np.testing.assert_allclose(result["y"], reference, rtol=1e-6, atol=1e-6)
     # The INT8 product stays close to the FP32 one.
     np.testing.assert_allclose(result["y"], x @ weight + bias, atol=0.1)
+
+
+def test_exec_constant_weights_read_only_and_reused(rng) -> None:
+    b = rng.integers(-128, 128, (16, 8), dtype=np.int8)
+    b_zero_point = rng.integers(-3, 4, 8, dtype=np.int8)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b", "", "b_zero_point"], ["y"])], "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 8])],
+        [numpy_helper.from_array(b, "b"), numpy_helper.from_array(b_zero_point, "b_zero_point")])
+    session = NumpySession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    expected_b = b.astype(np.int64) - b_zero_point.astype(np.int64)
+
+    assert session.graph.constants["b"].flags.writeable is False
+    for _ in range(3):
+        a = rng.integers(0, 256, (2, 16), dtype=np.uint8)
+        y = session.run({"a": a})["y"]
+        np.testing.assert_array_equal(y, (a.astype(np.int64) @ expected_b).astype(np.int32))
+
+
+def test_exec_integer_matmul_writable_operand_not_cached(rng) -> None:
+    a = rng.integers(0, 256, (3, 5), dtype=np.uint8)
+    b = rng.integers(-128, 128, (5, 4), dtype=np.int8)
+    first = integer_matmul(a, b)
+    b[:] = 1
+
+    second = integer_matmul(a, b)
+
+    np.testing.assert_array_equal(second, a.astype(np.int32) @ np.ones((5, 4), np.int32))
+    assert not np.array_equal(first, second)

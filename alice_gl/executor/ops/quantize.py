@@ -129,15 +129,14 @@ def matmul_integer(inputs: Inputs, attributes: dict[str, Any]) -> np.ndarray:
     a_zero_point is a scalar or one value per row of A (shape [M]); b_zero_point is a scalar or
     one value per column of B (shape [N]).
     """
-    a, b = inputs[0].astype(np.int32), inputs[1].astype(np.int32)
+    a, b = inputs[0], inputs[1]
     a_zero_point, b_zero_point = optional_input(inputs, 2), optional_input(inputs, 3)
     if a_zero_point is not None:
-        zero = a_zero_point.astype(np.int32)
-        a = a - (zero.reshape(-1, 1) if zero.ndim == 1 and zero.size > 1 else zero.reshape(()))
-    if b_zero_point is not None:
-        zero = b_zero_point.astype(np.int32)
-        b = b - (zero if zero.ndim >= 1 and zero.size > 1 else zero.reshape(()))
-    return integer_matmul(a, b)
+        per_row = a_zero_point.ndim == 1 and a_zero_point.size > 1
+        a_zero_point = a_zero_point.reshape(-1, 1) if per_row else a_zero_point.reshape(())
+    if b_zero_point is not None and not (b_zero_point.ndim >= 1 and b_zero_point.size > 1):
+        b_zero_point = b_zero_point.reshape(())
+    return integer_matmul(a, b, a_zero_point, b_zero_point)
 
 
 def requantize(accumulator: np.ndarray, multiplier: np.ndarray,
