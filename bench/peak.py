@@ -238,6 +238,7 @@ def measure_matmul(ctx: GLContext, family: str, tiling: TilingConfig,
             "detail": f"block_size {tiling.block_size}, max_concurrent_blocks "
                       f"{tiling.max_concurrent_blocks}, {matmul.pass_count} passes",
             "best_ms": timing.min_ms, "rate": operations / timing.min_ms / 1e6, "unit": "Gop/s",
+            "fetch_rate": matmul.texel_fetches / timing.min_ms / 1e6,
             "block_size": tiling.block_size, "runs": timing.samples}
 
 
@@ -273,12 +274,12 @@ def peak_targets(rows: list[dict[str, Any]], peak: float) -> list[dict[str, Any]
         best = max(candidates, key=lambda row: row["rate"])
         fetch = next(row for row in rows if row["family"] == family
                      and row["measurement"] == "texel fetch RGBA8I cached")
-        # Every 4 multiply-adds read one x_q texel and one w_q texel: 8 operations per 2 fetches.
-        matmul_fetch_rate = best["rate"] / 4
-        bound = (f"best at block_size {best['block_size']}: {best['rate']:.1f} Gop/s, so "
-                 f"{matmul_fetch_rate:.2f} Gtexel/s of texel fetches, "
-                 f"{matmul_fetch_rate / fetch['rate']:.0%} of the {fetch['rate']:.2f} Gtexel/s "
-                 "cached RGBA8I fetch rate measured here")
+        # The fetch benchmark uses texelFetch; compute passes read with imageLoad, whose rate
+        # it does not measure, so the ratio only bounds the fragment family.
+        bound = (f"best at block_size {best['block_size']}: {best['rate']:.1f} Gop/s with "
+                 f"{best['fetch_rate']:.2f} Gtexel/s of x_q and w_q reads, "
+                 f"{best['fetch_rate'] / fetch['rate']:.0%} of the {fetch['rate']:.2f} Gtexel/s "
+                 "cached RGBA8I texelFetch rate measured here")
         targets.append(target(f"{best['measurement']} on {family} passes, fraction of peak",
                               best["fraction_of_peak"], fraction, higher_is_better=True,
                               bound=bound))

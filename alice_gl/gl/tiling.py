@@ -20,8 +20,9 @@ class TilingConfig:
 
     ``max_concurrent_blocks``: number of output tiles whose int32 scratch accumulators are
     alive at once. Tiles take the scratch slots in turn, so the scratch memory is at most
-    ``max_concurrent_blocks`` times the bytes of one tile's accumulator. That is two textures
-    per tile in fragment passes, which ping-pong, and one in compute passes.
+    ``max_concurrent_blocks`` times the bytes of one tile's accumulator. Fragment passes keep
+    two ping-pong sets of RGBA32I textures per tile (twice the accumulator bytes), compute
+    passes one r32i image.
     """
 
     block_size: int = DEFAULT_BLOCK_SIZE

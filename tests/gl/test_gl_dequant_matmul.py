@@ -99,6 +99,18 @@ def test_random_shapes_both_backends(backend: str, rng: np.random.Generator) -> 
             _check(result, w_q, w_scale, bias)
 
 
+@pytest.mark.parametrize("backend", ["fragment", "compute"])
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 6, 9, 17, 33])
+def test_register_block_edges(backend: str, m: int, gl43_ctx: GLContext,
+                              rng: np.random.Generator) -> None:
+    # Tile heights 1 to 33 give every block height of both families (fragment 1 to 8 rows,
+    # compute 1 to 16) and cut the last block of rows short. N = 13 cuts the last block of
+    # columns (4 per fragment, 8 per compute invocation). K = 300 takes 5 segments of 64.
+    x, w_q, w_scale, bias = _random_problem(rng, m, 300, 13)
+    result = _run_matmul(gl43_ctx, x, w_q, w_scale, bias, backend, TilingConfig(64, 2))
+    _check(result, w_q, w_scale, bias)
+
+
 @pytest.mark.parametrize(("profile", "backend"), [("webgl2", "fragment"), ("gl43", "compute")])
 def test_accumulator_wraps_like_int32(profile: str, backend: str) -> None:
     # x_q = 255 with zero point 0 and w_q = 127: the exact sum 255 * 127 * 70000 passes 2**31.
@@ -119,17 +131,40 @@ def test_scalar_weight_scale(webgl2_ctx: GLContext, rng: np.random.Generator) ->
     _check(result, w_q, np.full(4, 0.01, np.float32), bias)
 
 
-@pytest.mark.parametrize(("backend", "textures_per_slot"), [("fragment", 2), ("compute", 1)])
-def test_scratch_bounded_by_slots(backend: str, textures_per_slot: int,
-                                  gl43_ctx: GLContext) -> None:
+@pytest.mark.parametrize("backend", ["fragment", "compute"])
+def test_scratch_bounded_by_slots(backend: str, gl43_ctx: GLContext) -> None:
     matmul = DequantMatMul(gl43_ctx, 1000, 64, 1000, TilingConfig(32, 3), backend=backend)
     tile_bytes = 32 * 32 * 4
+    if backend == "fragment":
+        # Two ping-pong sets of one RGBA32I texture per block row (4 rows, or 8 where the
+        # driver has 8 draw buffers), each 1/rows of the tile's rows and 1/4 of its columns.
+        draw_buffers = min(gl43_ctx.gl.info["GL_MAX_DRAW_BUFFERS"], 8)
+        rows = 8 if draw_buffers == 8 else 4
+        textures_per_slot, tiles_per_slot = 2 * rows, 2
+        assert {layout.internal_format for layout in matmul.scratch.layouts.values()} == \
+            {"RGBA32I"}
+    else:
+        textures_per_slot, tiles_per_slot = 1, 1
     assert len(matmul.scratch.layouts) == 3 * textures_per_slot
     assert sum(layout.nbytes for layout in matmul.scratch.layouts.values()) == \
-        3 * textures_per_slot * tile_bytes
+        3 * tiles_per_slot * tile_bytes
     assert len(matmul.tiles) == 32 * 32
     assert len(matmul.segments) == 2
     assert matmul.pass_count == 32 * 32 * 3
+
+
+def test_texel_fetches_follow_block_shape(gl43_ctx: GLContext) -> None:
+    compute = DequantMatMul(gl43_ctx, 64, 64, 64, TilingConfig(64, 1), backend="compute")
+    assert compute.block_shape == (16, 8)
+    # 4 x 8 invocations, 16 texel columns, 16 x_q rows + 8 w_q columns each.
+    assert compute.texel_fetches == 4 * 8 * 16 * (16 + 8)
+    thin = DequantMatMul(gl43_ctx, 1, 64, 64, TilingConfig(64, 1), backend="compute")
+    assert thin.block_shape == (1, 8)
+    assert thin.texel_fetches == 8 * 16 * (1 + 8)
+    fragment = DequantMatMul(gl43_ctx, 3, 64, 10, TilingConfig(64, 1), backend="fragment")
+    assert fragment.block_shape == (2, 4)
+    # Rows 0-1 and 2 (cut short), columns 0-3, 4-7 and 8-9 (cut short).
+    assert fragment.texel_fetches == 2 * 3 * 16 * (2 + 4)
 
 
 def test_segments_cut_at_piece_edges() -> None:

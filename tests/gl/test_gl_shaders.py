@@ -28,10 +28,15 @@ UNLISTED_DEFINES: dict[str, dict[str, int] | None] = {".frag": None, ".comp": {"
                                                       ".vert": None}
 SHADER_DEFINES: dict[str, list[dict[str, int]]] = {
     "minmax_reduce.frag": [{"REDUCE_FACTOR": 16, "FIRST_LEVEL": level} for level in (0, 1)],
+    "dequant_matmul_block.frag": [{"BLOCK_ROWS": rows} for rows in (1, 2, 4, 8)],
     "dequant_matmul_epilogue.frag": [
-        {"ACTIVATION": activation, "HAS_BIAS": bias, "WRITE_ACCUMULATOR": write}
-        for activation in range(4) for bias in (0, 1) for write in (0, 1)],
-    "dequant_matmul_block.comp": [{"LOCAL_SIZE": 8}],
+        {"ACTIVATION": activation, "HAS_BIAS": bias, "WRITE_ACCUMULATOR": write,
+         "BLOCK_ROWS": rows}
+        for activation in range(4) for bias in (0, 1) for write in (0, 1)
+        for rows in (1, 8)] + [{"ACTIVATION": 0, "HAS_BIAS": 1, "WRITE_ACCUMULATOR": 1,
+                                "BLOCK_ROWS": rows} for rows in (2, 4)],
+    "dequant_matmul_block.comp": [{"LOCAL_SIZE": 8, "BLOCK_ROWS": rows}
+                                  for rows in (1, 2, 4, 8, 16)],
     "dequant_matmul_epilogue.comp": [
         {"LOCAL_SIZE": 8, "ACTIVATION": activation, "HAS_BIAS": bias, "WRITE_ACCUMULATOR": write}
         for activation in range(4) for bias in (0, 1) for write in (0, 1)],

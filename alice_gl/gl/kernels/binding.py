@@ -23,24 +23,37 @@ def set_uniforms(program: Program, values: dict[str, object]) -> None:
             member.value = value
 
 
-def bind_textures(program: Program, textures: dict[str, moderngl.Texture]) -> None:
-    """Bind each texture to its own unit (0, 1, ...) and point its sampler uniform at it."""
-    for unit, (name, texture) in enumerate(textures.items()):
-        texture.use(location=unit)
+Textures = dict[str, moderngl.Texture | Sequence[moderngl.Texture]]
+
+
+def bind_textures(program: Program, textures: Textures) -> None:
+    """Bind each texture to its own unit (0, 1, ...) and point its sampler uniform at it.
+
+    A sequence of textures goes to a sampler array: element i takes the i-th texture's unit.
+    """
+    unit = 0
+    for name, value in textures.items():
+        group = [value] if isinstance(value, moderngl.Texture) else list(value)
+        units = list(range(unit, unit + len(group)))
+        for texture, texture_unit in zip(group, units, strict=True):
+            texture.use(location=texture_unit)
+        unit += len(group)
         member = program.get(name, None)
         if member is not None:
-            member.value = unit
+            # moderngl takes a list only for arrays of two or more samplers.
+            member.value = units if member.array_length > 1 else units[0]
 
 
 def draw_fragment_pass(ctx: GLContext, entry: FragmentProgram,
                        targets: Sequence[moderngl.Texture], viewport: tuple[int, int, int, int],
-                       textures: dict[str, moderngl.Texture],
+                       textures: Textures,
                        uniforms: dict[str, object] | None = None) -> None:
     """Draw ``entry`` into ``targets`` (color attachments 0, 1, ...) over ``viewport``.
 
     ``viewport`` is (x, y, width, height) in texels of the targets; the pass runs once per
-    texel in it. ``textures`` maps sampler uniforms to textures, which must not include a
-    target, because reading a texture while rendering into it is undefined in GL.
+    texel in it. ``textures`` maps sampler uniforms to textures (see ``bind_textures``), which
+    must not include a target, because reading a texture while rendering into it is undefined
+    in GL.
     """
     framebuffer = ctx.framebuffer(targets)
     framebuffer.viewport = viewport

@@ -1,10 +1,12 @@
 """Tiled INT8 dequant-matmul: ``y = activation((x_q - x_zp) @ w_q * x_scale * w_scale + bias)``.
 
 Each output tile is accumulated over K in int32 by one pass per K segment (see ``tiles``),
-then one epilogue pass dequantizes it into the float output. A fragment pass cannot read the
-texture it renders into, so fragment passes ping-pong between two R32I scratch textures per
-tile. Compute passes add into one r32i image in place. Tiles take the
-``max_concurrent_blocks`` scratch slots in turn, so scratch memory does not grow with M or N.
+then one epilogue pass dequantizes it into the float output. Every invocation of a segment
+pass sums a block of outputs (``matmul_passes``), which cuts texel fetches per multiply-add.
+A fragment pass cannot read the texture it renders into, so fragment passes ping-pong between
+two sets of RGBA32I scratch textures per tile, one texture per block row. Compute passes add
+into one r32i image in place. Tiles take the ``max_concurrent_blocks`` scratch slots in turn,
+so scratch memory does not grow with M or N.
 """
 
 from __future__ import annotations
@@ -68,22 +70,39 @@ class DequantMatMul:
         # Finite bounds, because GLSL ES 3.00 does not require uniforms to carry infinities.
         uniforms = {"u_clip_min": float(max(clip_min, -3.4e38)),
                     "u_clip_max": float(min(clip_max, 3.4e38))}
-        buffers_per_slot = 2 if backend == "fragment" else 1
+        width, height = scratch_tile_size(self.output_layout, self.tiling.block_size)
         passes_class = FragmentPasses if backend == "fragment" else ComputePasses
-        self._passes = passes_class(ctx, defines, uniforms)
+        self._passes = passes_class(ctx, defines, uniforms, height)
         self.backend = backend
         self.has_bias = has_bias
-        width, height = scratch_tile_size(self.output_layout, self.tiling.block_size)
-        self.slot_names = [[f"{name}.acc{slot}.{i}" for i in range(buffers_per_slot)]
+        slot_layouts = self._passes.scratch_layouts(ctx, width, height)
+        self.slot_names = [[f"{name}.acc{slot}.{i}" for i in range(len(slot_layouts))]
                            for slot in range(self.tiling.max_concurrent_blocks)]
-        tile_layout = ctx.layout((height, width), np.int32)
-        self.scratch = ScratchSet(ctx, {scratch_name: tile_layout
-                                        for slot in self.slot_names for scratch_name in slot})
+        self.scratch = ScratchSet(ctx, {scratch_name: layout for slot in self.slot_names
+                                        for scratch_name, layout in zip(slot, slot_layouts,
+                                                                        strict=True)})
 
     @property
     def pass_count(self) -> int:
         """Passes (draws or dispatches) one ``run`` issues."""
         return len(self.tiles) * (len(self.segments) + 1)
+
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        """Outputs (rows, columns) that one fragment or compute invocation sums."""
+        return self._passes.block_rows, self._passes.block_cols
+
+    @property
+    def texel_fetches(self) -> int:
+        """x_q and w_q texels that one ``run`` reads, summed over all segment passes.
+
+        Each invocation reads ``rows + cols`` texels per texel column of a segment, so this
+        divided by the run time is the fetch rate the passes sustain.
+        """
+        rows, cols = self.block_shape
+        invocations = sum(-(-tile.rows // rows) * -(-tile.cols // cols) for tile in self.tiles)
+        texel_columns = sum(segment.t1 - segment.t0 for segment in self.segments)
+        return invocations * texel_columns * (rows + cols)
 
     def output_layouts(self) -> dict[str, TextureLayout]:
         """Layouts of ``y`` and of the optional int32 ``accumulator`` copy, for a plan."""

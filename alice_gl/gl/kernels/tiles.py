@@ -76,6 +76,8 @@ def scratch_tile_size(output_layout: TextureLayout, block_size: int) -> tuple[in
     rows (M = 1 in batch-1 inference) get wider tiles, up to the width of an output piece,
     which cuts the number of passes.
     """
+    # NOTE: on Mesa llvmpipe, fragment passes over block_size 256 tiles ran at less than half
+    # the rate of block_size 1024 and, in one measurement, on one core. The cause is unknown.
     first = output_layout.pieces[0]
     rows = min(block_size, first.rows)
     return (min(block_size * block_size // rows, first.texel_cols), rows)
