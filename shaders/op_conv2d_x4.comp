@@ -66,9 +66,10 @@ float per_channel(sampler2D table, int m) {
 
 float activate(float y) {
 #if ACTIVATION == 1
-    y = max(y, 0.0);
+    // GLSL leaves max and clamp of a NaN to the driver, so NaN is passed on explicitly.
+    y = isnan(y) ? y : max(y, 0.0);
 #elif ACTIVATION == 2
-    y = clamp(y, u_act_params.x, u_act_params.y);
+    y = isnan(y) ? y : clamp(y, u_act_params.x, u_act_params.y);
 #elif ACTIVATION == 3
     y = 1.0 / (1.0 + exp(-y));
 #elif ACTIVATION == 4

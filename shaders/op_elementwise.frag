@@ -56,13 +56,18 @@ int input_index(int k, int out_index) {
     return index;
 }
 
-float op_relu(float x) { return max(x, 0.0); }
+// A NaN operand gives NaN in every function below, as in NumPy. GLSL leaves max, min and
+// clamp of a NaN to the driver, and compilers turn a compare-and-select into them.
+float op_clamp(float x, float lo, float hi) { return isnan(x) ? x : clamp(x, lo, hi); }
+float op_max(float a, float b) { return isnan(a) || isnan(b) ? a + b : max(a, b); }
+float op_min(float a, float b) { return isnan(a) || isnan(b) ? a + b : min(a, b); }
+float op_relu(float x) { return isnan(x) ? x : max(x, 0.0); }
 float op_leaky_relu(float x, float alpha) { return x >= 0.0 ? x : alpha * x; }
 float op_sigmoid(float x) { return 1.0 / (1.0 + exp(-x)); }
 float op_hard_sigmoid(float x, float alpha, float beta) {
-    return clamp(alpha * x + beta, 0.0, 1.0);
+    return op_clamp(alpha * x + beta, 0.0, 1.0);
 }
-float op_hard_swish(float x) { return x * clamp(x / 6.0 + 0.5, 0.0, 1.0); }
+float op_hard_swish(float x) { return x * op_clamp(x / 6.0 + 0.5, 0.0, 1.0); }
 // tanh from exp keeps |x| large finite: GLSL's tanh may return NaN past ~44 on some drivers.
 float op_tanh(float x) {
     float e = exp(-2.0 * abs(x));
@@ -70,7 +75,7 @@ float op_tanh(float x) {
 }
 float op_elu(float x, float alpha) { return x >= 0.0 ? x : alpha * (exp(x) - 1.0); }
 float op_softplus(float x) { return x > 20.0 ? x : log(1.0 + exp(x)); }
-float op_clip(float x, float lo, float hi) { return min(max(x, lo), hi); }
+float op_clip(float x, float lo, float hi) { return op_clamp(x, lo, hi); }
 // ONNX QuantizeLinear then DequantizeLinear with one scale and zero point for the tensor.
 float op_qdq(float x, float scale, float zero_point, float qmin, float qmax) {
     float q = clamp(roundEven(x / scale) + zero_point, qmin, qmax);

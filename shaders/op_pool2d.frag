@@ -73,7 +73,8 @@ void main() {
             }
             float value = fetch(u_x, u_x_width, (plane * u_in_dims.z + ih) * u_in_dims.w + iw);
 #if MODE == 0
-            result = max(result, value);
+            // A NaN in the window makes the output NaN, as in NumPy.
+            result = isnan(result) || isnan(value) ? result + value : max(result, value);
 #else
             result += value;
 #endif

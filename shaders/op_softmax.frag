@@ -43,7 +43,9 @@ void main() {
     int base = (out_index / (u_inner * u_axis_size)) * u_inner * u_axis_size + inner;
     float largest = -3.4028234e38;
     for (int j = 0; j < u_axis_size; ++j) {
-        largest = max(largest, fetch(u_x, u_x_width, base + j * u_inner));
+        // A NaN anywhere on the axis makes every output NaN, as in NumPy.
+        float value = fetch(u_x, u_x_width, base + j * u_inner);
+        largest = isnan(largest) || isnan(value) ? largest + value : max(largest, value);
     }
     float total = 0.0;
     for (int j = 0; j < u_axis_size; ++j) {

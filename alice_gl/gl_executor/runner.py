@@ -29,18 +29,24 @@ logger = logging.getLogger(__name__)
 class GLPlan:
     """A model compiled for one set of input shapes, with every texture allocated.
 
-    Construction runs the dry run, the pattern matching and the memory plan; it raises
+    Construction runs the dry run, the pattern matching and the memory plan. It raises
     ``MemoryLimitExceededError`` before allocating anything when the plan exceeds
-    ``max_memory_mb``. ``release()`` frees every texture the plan allocated.
+    ``max_memory_mb``. It raises ``DataDependentShapeError`` when a shape depends on run-time
+    data.
+    ``input_values`` are inputs whose values the plan fixes (the keyed inputs of
+    ``content_shapes``); ``run`` must be fed the same values. ``release()`` frees every
+    texture the plan allocated.
     """
 
     def __init__(self, ctx: GLContext, graph: GraphPlan,
                  input_shapes: Mapping[str, tuple[int, ...]], *, backend: str,
-                 tiling: TilingConfig, max_memory_mb: float, capture_int8: bool = False) -> None:
+                 tiling: TilingConfig, max_memory_mb: float, capture_int8: bool = False,
+                 input_values: Mapping[str, np.ndarray] | None = None) -> None:
         self.ctx = ctx
         self.graph = graph
         self.input_shapes = {name: tuple(shape) for name, shape in input_shapes.items()}
-        self.static = resolve_static(graph, self.input_shapes)
+        self.input_values = {name: np.array(value) for name, value in (input_values or {}).items()}
+        self.static = resolve_static(graph, self.input_shapes, self.input_values)
         self.output_names = [spec.name for spec in graph.outputs]
         self.view = GraphView(self.static, set(self.output_names))
         self.mc = MatchContext(ctx, backend, tiling, capture_int8)
@@ -166,7 +172,13 @@ class GLPlan:
                     cpu_values[name] = result
         for name in step.outputs:
             if self.textures.root(name) in self.tensors:
-                write_tensor(self.ctx, self._tensor(name), cpu_values[name])
+                value = cpu_values[name]
+                if value.shape != self.view.shape(name):
+                    raise ExecutionError(
+                        f"NumPy partition {step.name!r} produced {name!r} with shape "
+                        f"{value.shape}, but the GL plan expects {self.view.shape(name)}. "
+                        "Run this model with the NumPy executor.")
+                write_tensor(self.ctx, self._tensor(name), value)
                 profile.partition_uploads += 1
 
     def _output(self, name: str, cpu_values: dict[str, np.ndarray],

@@ -109,7 +109,7 @@ def _identity(args: list[str | None], attrs: dict[str, Any], b: ExpressionBuilde
 ELEMENTWISE_OPS: dict[str, Emitter] = {
     "Add": _binary("+"), "Sub": _binary("-"), "Mul": _binary("*"), "Div": _binary("/"),
     "Pow": lambda args, attrs, b: f"pow({args[0]}, {args[1]})",
-    "Max": _fold("max"), "Min": _fold("min"), "Sum": _sum, "Mean": _mean,
+    "Max": _fold("op_max"), "Min": _fold("op_min"), "Sum": _sum, "Mean": _mean,
     "Neg": lambda args, attrs, b: f"(-{args[0]})",
     "Abs": _function("abs"), "Exp": _function("exp"), "Log": _function("log"),
     "Sqrt": _function("sqrt"), "Floor": _function("floor"), "Ceil": _function("ceil"),
