@@ -6,7 +6,11 @@ status reports (``name``, texture bytes, GL renderer). ``create_backend`` builds
 - ``numpy``: the NumPy reference executor.
 - ``gl-fragment`` / ``gl-compute``: the GL whole-model executor with fragment or compute passes.
 - ``auto``: GL (compute passes under the ``gl43`` profile, else fragment passes), and the NumPy
-  executor with one WARNING log line when no GL context can be made (``GLContextError``).
+  executor with one WARNING log line when no GL context can be made (``GLContextError``) or
+  the GL plan does not fit ``max_memory_mb`` (``MemoryLimitExceededError``).
+
+With ``sample_inputs``, a GL backend runs one inference on them before it is returned, so a
+plan that exceeds the budget at that batch size fails here rather than in every ``infer``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 import onnx
 
 from alice_gl.engine.config import QuantizationConfig
-from alice_gl.errors import ConfigError, GLContextError
+from alice_gl.errors import ConfigError, GLContextError, MemoryLimitExceededError
 from alice_gl.executor import NumpySession
 from alice_gl.gl_executor.engine_backend import ENGINE_BACKEND_FACTORIES
 
@@ -69,11 +73,14 @@ BackendFactory = Callable[[onnx.ModelProto, QuantizationConfig], Backend]
 GL_BACKEND_FACTORIES: dict[str, BackendFactory] = dict(ENGINE_BACKEND_FACTORIES)
 
 
-def create_backend(name: str, model: onnx.ModelProto, config: QuantizationConfig) -> Backend:
+def create_backend(name: str, model: onnx.ModelProto, config: QuantizationConfig,
+                   sample_inputs: Mapping[str, np.ndarray] | None = None) -> Backend:
     """Build the backend ``name`` (one of ``config.BACKENDS``) for ``model``.
 
-    Raises ``ConfigError`` for an unknown name or a GL backend this build lacks, and
-    ``GLContextError`` when an explicitly requested GL backend gets no context.
+    ``sample_inputs`` (one feed keyed by input name) is run once on a GL backend to compile
+    and check its plan. Raises ``ConfigError`` for an unknown name or a GL backend this build
+    lacks, and ``GLContextError`` or ``MemoryLimitExceededError`` when an explicitly requested
+    GL backend gets no context or its plan exceeds ``config.max_memory_mb``.
     """
     if name == "numpy":
         return NumpyBackend(model)
@@ -85,9 +92,13 @@ def create_backend(name: str, model: onnx.ModelProto, config: QuantizationConfig
             logger.debug("No %s backend in this build; running on the NumPy executor", gl_name)
             return NumpyBackend(model)
         try:
-            return factory(model, config)
+            return _build_checked(factory, model, config, sample_inputs)
         except GLContextError as error:
             logger.warning("No GL context (%s); running on the NumPy executor instead", error)
+            return NumpyBackend(model)
+        except MemoryLimitExceededError as error:
+            logger.warning("The %s plan does not fit the texture budget, so the model runs on "
+                           "the NumPy executor instead: %s", gl_name, error)
             return NumpyBackend(model)
 
     factory = GL_BACKEND_FACTORIES.get(name)
@@ -95,4 +106,18 @@ def create_backend(name: str, model: onnx.ModelProto, config: QuantizationConfig
         available = ", ".join(repr(item) for item in ("auto", "numpy", *GL_BACKEND_FACTORIES))
         raise ConfigError(f"Invalid backend: {name!r} is not available in this build; expected "
                           f"one of {available}.")
-    return factory(model, config)
+    return _build_checked(factory, model, config, sample_inputs)
+
+
+def _build_checked(factory: BackendFactory, model: onnx.ModelProto, config: QuantizationConfig,
+                   sample_inputs: Mapping[str, np.ndarray] | None) -> Backend:
+    """Build a GL backend and run ``sample_inputs`` once; close it if that run fails."""
+    backend = factory(model, config)
+    if sample_inputs is None:
+        return backend
+    try:
+        backend.run(sample_inputs)
+    except Exception:
+        backend.close()
+        raise
+    return backend

@@ -177,7 +177,8 @@ class AliceQuantizationEngine:
             raise InvalidInputError(f"quantize needs {needed} samples: the accuracy guard "
                                     f"measures similarity on the user's data, never on random "
                                     f"inputs. Pass a dict of arrays or a path.")
-        fp32_model = load_model(model)
+        # Without inferred value_info, the reported sizes are those of the files users save.
+        fp32_model = load_model(model, infer_shapes=False)
         guarded = quantize_and_guard(fp32_model, calibration, self._config,
                                      validation=validation, with_sensitivity=with_sensitivity)
         self._drop_backend()
@@ -186,7 +187,7 @@ class AliceQuantizationEngine:
         if guarded.served_model is not None:
             try:
                 self._backend = create_backend(self._config.backend, guarded.served_model,
-                                               self._config)
+                                               self._config, guarded.sample_feed)
             except Exception as error:
                 self._reason = f"creating the {self._config.backend} backend failed: {error}"
                 raise

@@ -18,16 +18,16 @@ Feed = dict[str, np.ndarray]
 
 
 def sample_feeds(model: onnx.ModelProto, source: CalibrationSource,
-                 max_samples: int) -> list[Feed]:
+                 max_samples: int, role: str = "calibration") -> list[Feed]:
     """Load ``source`` with the calibration loaders and return one feed per sample.
 
     ``source`` is anything ``load_calibration_data`` accepts: a dict of arrays keyed by input
     name or one array, samples on the batch axis, or a path to ``.npz``, ``.npy``, ``.json``
     or a folder of them. Each feed is a batch of one sample, or of ``n`` for an input whose
-    batch dimension is fixed at ``n``. Raises ``CalibrationDataError`` when the data does not
-    match the model's inputs.
+    batch dimension is fixed at ``n``. Raises ``CalibrationDataError``, naming the data by
+    ``role`` ("calibration" or "validation"), when it does not match the model's inputs.
     """
-    data = load_calibration_data(source, model, samples=max_samples)
+    data = load_calibration_data(source, model, samples=max_samples, role=role)
     return list(data.batches(batch_size=1))
 
 

@@ -61,10 +61,16 @@ def judge(similarity: float, *, fallback_threshold: float,
 def similarity_too_low_message(similarity: float, threshold: float) -> str:
     """Return ``similarity too low (0.92 < 0.95)``, the failure text of the guard.
 
-    Both numbers have two decimals. When two decimals would print them equal (0.9496 and
-    0.95), both get the fewest extra decimals that tell them apart.
+    Both numbers have two decimals, or as many as the threshold needs to print as given (up to
+    6, so 0.9999 prints as 0.9999 and not 1.00). When that many decimals would print them equal
+    (0.9496 and 0.95), both get the fewest extra decimals that tell them apart.
     """
-    shown_similarity, shown_threshold = _format_pair(similarity, threshold)
+    decimals = next((places for places in range(2, 6)
+                     if float(f"{threshold:.{places}f}") == threshold), 6)
+    for places in range(decimals, 10):
+        shown_similarity, shown_threshold = f"{similarity:.{places}f}", f"{threshold:.{places}f}"
+        if shown_similarity != shown_threshold:
+            break
     return f"similarity too low ({shown_similarity} < {shown_threshold})"
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import onnx
 
 from alice_gl.calibration import quantize_static
@@ -45,11 +46,16 @@ Quantizer = Callable[[tuple[str, ...]], tuple[onnx.ModelProto, Any]]
 
 @dataclass(frozen=True)
 class GuardedModel:
-    """A ``QuantizationResult`` and the model the engine serves (None: serve nothing)."""
+    """A ``QuantizationResult`` and the model the engine serves (None: serve nothing).
+
+    ``sample_feed`` is the first evaluation sample (a batch of one), which the engine runs
+    once on the backend it builds, so a plan that cannot run fails in ``quantize``.
+    """
 
     result: QuantizationResult
     served_model: onnx.ModelProto | None
     reason: str
+    sample_feed: dict[str, np.ndarray] | None = None
 
 
 def quantize_and_guard(fp32_model: onnx.ModelProto, calibration: CalibrationSource | None,
@@ -63,9 +69,11 @@ def quantize_and_guard(fp32_model: onnx.ModelProto, calibration: CalibrationSour
     ``config.calibration_samples`` samples. ``with_sensitivity`` measures per-layer sensitivity
     even when the guard passes (for a plot).
     """
-    evaluator = Evaluator(fp32_model, sample_feeds(
-        fp32_model, calibration if validation is None else validation,
-        config.calibration_samples))
+    if validation is None:
+        feeds = sample_feeds(fp32_model, calibration, config.calibration_samples)
+    else:
+        feeds = sample_feeds(fp32_model, validation, config.calibration_samples, "validation")
+    evaluator = Evaluator(fp32_model, feeds)
     quantize = _quantizer(fp32_model, calibration, config)
 
     def decide(similarity: float) -> GuardDecision:
@@ -95,8 +103,9 @@ def quantize_and_guard(fp32_model: onnx.ModelProto, calibration: CalibrationSour
             final = _Judged(*partial.candidate, partial.measurement,
                             partial.steps[-1].similarity, decide)
 
-    return _finish(fp32_model, config, full, final, partial, layers, sensitivity,
-                   evaluator.sample_count)
+    guarded = _finish(fp32_model, config, full, final, partial, layers, sensitivity,
+                      evaluator.sample_count)
+    return replace(guarded, sample_feed=evaluator.feeds[0] if evaluator.feeds else None)
 
 
 @dataclass(frozen=True)

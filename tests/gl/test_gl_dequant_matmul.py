@@ -153,6 +153,22 @@ def test_scratch_bounded_by_slots(backend: str, gl43_ctx: GLContext) -> None:
     assert matmul.pass_count == 32 * 32 * 3
 
 
+@pytest.mark.parametrize("backend", ["fragment", "compute"])
+def test_scratch_slots_capped_by_tiles(backend: str, gl43_ctx: GLContext,
+                                       rng: np.random.Generator) -> None:
+    one_slot = DequantMatMul(gl43_ctx, 40, 64, 40, TilingConfig(32, 1), backend=backend)
+    tiling = TilingConfig(32, 1_000_000)
+    capped = DequantMatMul(gl43_ctx, 40, 64, 40, tiling, backend=backend)
+    slot_bytes = sum(layout.nbytes for layout in one_slot.scratch.layouts.values())
+    assert len(capped.tiles) > 1
+    assert len(capped.slot_names) == len(capped.tiles)
+    assert sum(layout.nbytes for layout in capped.scratch.layouts.values()) == \
+        len(capped.tiles) * slot_bytes
+
+    x, w_q, w_scale, bias = _random_problem(rng, 40, 64, 40)
+    _check(_run_matmul(gl43_ctx, x, w_q, w_scale, bias, backend, tiling), w_q, w_scale, bias)
+
+
 def test_texel_fetches_follow_block_shape(gl43_ctx: GLContext) -> None:
     compute = DequantMatMul(gl43_ctx, 64, 64, 64, TilingConfig(64, 1), backend="compute")
     assert compute.block_shape == (16, 8)

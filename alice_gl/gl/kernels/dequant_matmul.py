@@ -5,8 +5,8 @@ then one epilogue pass dequantizes it into the float output. Every invocation of
 pass sums a block of outputs (``matmul_passes``), which cuts texel fetches per multiply-add.
 A fragment pass cannot read the texture it renders into, so fragment passes ping-pong between
 two sets of RGBA32I scratch textures per tile, one texture per block row. Compute passes add
-into one r32i image in place. Tiles take the ``max_concurrent_blocks`` scratch slots in turn,
-so scratch memory does not grow with M or N.
+into one r32i image in place. Tiles take the scratch slots in turn, one slot per
+tile up to ``max_concurrent_blocks``, so scratch memory does not grow with M or N.
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ class DequantMatMul:
         self.backend = backend
         self.has_bias = has_bias
         slot_layouts = self._passes.scratch_layouts(ctx, width, height)
+        # A slot beyond the number of tiles would never be used, so it is not planned.
+        slot_count = min(self.tiling.max_concurrent_blocks, len(self.tiles))
         self.slot_names = [[f"{name}.acc{slot}.{i}" for i in range(len(slot_layouts))]
-                           for slot in range(self.tiling.max_concurrent_blocks)]
+                           for slot in range(slot_count)]
         self.scratch = ScratchSet(ctx, {scratch_name: layout for slot in self.slot_names
                                         for scratch_name, layout in zip(slot, slot_layouts,
                                                                         strict=True)})
