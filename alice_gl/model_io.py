@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -44,10 +45,17 @@ def load_model(source: ModelSource, *, check: bool = True,
 
     A path loads its external data from the model's folder. A ``ModelProto`` argument is copied,
     never modified. Raises ``InvalidModelError`` when the file is missing or unreadable, the
-    model fails the checker, or an opset below 10 cannot be converted.
+    model fails the checker, an opset below 10 cannot be converted, or the opset is newer than
+    ``onnx.defs.onnx_opset_version()``.
     """
     model = _read(source)
     opset = default_opset(model)
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise InvalidModelError(
+            f"The model uses opset {opset}, newer than opset {newest}, the newest that the "
+            f"installed onnx {onnx.__version__} knows. Re-export the model with opset {newest} "
+            f"or older, or upgrade onnx.")
     if opset < MIN_OPSET:
         model = _convert_opset(model, opset)
     if check:
@@ -69,8 +77,14 @@ def _read(source: ModelSource) -> onnx.ModelProto:
             raise InvalidModelError(f"The bytes passed are not a serialized ONNX model: {error}."
                                     ) from error
     path = Path(os.fspath(source))
+    if path.is_dir():
+        raise InvalidModelError(f"Model path {path} is a folder, not a file. Pass the path of an "
+                                f".onnx file.")
     if not path.is_file():
         raise InvalidModelError(f"Model file not found: {path}. Pass the path of an .onnx file.")
+    if path.stat().st_size == 0:
+        raise InvalidModelError(f"Model file {path} is empty (0 bytes). Pass a complete .onnx "
+                                f"file.")
     try:
         return onnx.load(str(path), load_external_data=True)
     except Exception as error:
@@ -84,7 +98,8 @@ def _convert_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     except Exception as error:
         raise InvalidModelError(
             f"The model uses opset {opset}, below the minimum {MIN_OPSET}, and onnx's version "
-            f"converter failed to upgrade it to {CONVERSION_TARGET_OPSET}: {error}. Re-export "
+            f"converter failed to upgrade it to {CONVERSION_TARGET_OPSET}: "
+            f"{str(error).rstrip('!. ')}. Re-export "
             f"the model with opset {MIN_OPSET} or newer.") from error
     _repair_conversion(converted)
     return converted
@@ -166,6 +181,7 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike,
     ``external_data=None`` stores the tensors in a ``<name>.data`` file beside the model only
     when one protobuf message would pass the 2 GiB limit. The model is written to a temporary
     file in the same folder and renamed into place; the data file, if any, is renamed first.
+    A new file gets the mode ``0o666 & ~umask``; a replaced file keeps its mode.
     """
     target = Path(os.fspath(path))
     if not target.parent.is_dir():
@@ -185,5 +201,15 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike,
             os.replace(Path(staging) / data_name, target.parent / data_name)
         else:
             onnx.save_model(model, str(staged))
+        _keep_mode(staged, target)
         os.replace(staged, target)
     return target
+
+
+def _keep_mode(staged: Path, target: Path) -> None:
+    """Give ``staged`` the mode of ``target`` when ``target`` exists and is replaced by it."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(staged, mode)

@@ -12,9 +12,10 @@ Accepted sources, where a sample is one slice along an input's leading (batch) a
 
 Every source is checked against the model's inputs before any batch is read: missing or extra
 names, ranks, fixed dimensions and dtype kinds raise ``CalibrationDataError`` naming the input
-and the expected shape. Floating-point data is cast to a floating-point input's dtype and
-integer data to an integer input's dtype; any other pairing is an error. ``.npy`` files are
-memory-mapped, so a single ``.npy`` or a directory of files is read one batch at a time.
+and the expected shape. NaN or Inf in floating-point data raises it when the batch is read.
+Floating-point data is cast to a floating-point input's dtype and integer data to an integer
+input's dtype; any other pairing is an error. ``.npy`` files are memory-mapped, so a single
+``.npy`` or a directory of files is read one batch at a time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 2000
 DEFAULT_BATCH_SIZE = 64
+# The purposes sample data serves; error messages name the data by its purpose.
+ROLES = ("calibration", "validation")
 
 CalibrationSource = str | os.PathLike | np.ndarray | Mapping[str, np.ndarray]
 
@@ -90,7 +93,8 @@ class CalibrationData:
     ``n``, rounded down to a multiple of ``n``.
     """
 
-    def __init__(self, specs: list[InputSpec], sources: list[ArraySource], samples: int) -> None:
+    def __init__(self, specs: list[InputSpec], sources: list[ArraySource], samples: int,
+                 role: str = "calibration") -> None:
         self.specs = specs
         self._sources = sources
         available = sum(source.num_samples for source in sources)
@@ -109,8 +113,8 @@ class CalibrationData:
                     f"Input {spec.name!r} expects {spec.describe()}, so a batch needs "
                     f"{fixed} samples, but only {self.num_samples} are available.")
             if usable != self.num_samples:
-                logger.warning("Using %d of %d calibration samples: the model's batch dimension "
-                               "is fixed at %d.", usable, self.num_samples, fixed)
+                logger.warning("Using %d of %d %s samples: the model's batch dimension is fixed "
+                               "at %d.", usable, self.num_samples, role, fixed)
             self.num_samples = usable
         self._fixed_batch = fixed
 
@@ -157,13 +161,18 @@ def _split_pending(pending: list[dict[str, np.ndarray]], size: int
 
 
 def load_calibration_data(source: CalibrationSource, model: ModelSource, *,
-                          samples: int = DEFAULT_SAMPLES) -> CalibrationData:
+                          samples: int = DEFAULT_SAMPLES,
+                          role: str = "calibration") -> CalibrationData:
     """Open ``source`` (see the module docstring) and check it against ``model``'s inputs.
 
     ``model`` is a path, serialized bytes or a ``ModelProto`` (never modified). ``samples``
-    caps how many samples are used (at least 1). Raises ``CalibrationDataError`` when a file
+    caps how many samples are used (at least 1). ``role`` is ``calibration`` or ``validation``,
+    the word that error messages use for the data. Raises ``CalibrationDataError`` when a file
     is missing, unreadable or in an unknown format, or when the data does not match the inputs.
+    ``batches`` raises it when floating-point data contains NaN or Inf.
     """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}.")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise CalibrationDataError(f"samples must be a positive integer, got {samples!r}.")
     if not isinstance(model, onnx.ModelProto):
@@ -174,16 +183,16 @@ def load_calibration_data(source: CalibrationSource, model: ModelSource, *,
 
     if isinstance(source, np.ndarray):
         sources = [ArraySource.from_arrays(_single_input_dict(source, specs, "the array"),
-                                           specs, "the array")]
+                                           specs, "the array", role)]
     elif isinstance(source, Mapping):
-        sources = [ArraySource.from_arrays(dict(source), specs, "the dict")]
+        sources = [ArraySource.from_arrays(dict(source), specs, "the dict", role)]
     else:
         path = Path(os.fspath(source))
         if path.suffix.lower() == ".json" and path.is_file():
-            sources = [_json_source(path, specs)]
+            sources = [_json_source(path, specs, role)]
         else:
-            sources = file_sources(path, specs)
-    return CalibrationData(specs, sources, samples)
+            sources = file_sources(path, specs, role)
+    return CalibrationData(specs, sources, samples, role)
 
 
 def _single_input_dict(array: np.ndarray, specs: list[InputSpec],
@@ -196,17 +205,17 @@ def _single_input_dict(array: np.ndarray, specs: list[InputSpec],
     return {specs[0].name: array}
 
 
-def _json_source(path: Path, specs: list[InputSpec]) -> ArraySource:
+def _json_source(path: Path, specs: list[InputSpec], role: str) -> ArraySource:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CalibrationDataError(f"Failed to read calibration JSON {path}: {error}.") from error
+        raise CalibrationDataError(f"Failed to read {role} JSON {path}: {error}.") from error
     if isinstance(document, list):
         document = _single_input_dict(document, specs, str(path))
     if not isinstance(document, dict):
         raise CalibrationDataError(
-            f"Calibration JSON {path} contains a {type(document).__name__}; it must contain an "
-            f"object mapping input names to lists of samples, or a list of samples.")
+            f"{role.capitalize()} JSON {path} contains a {type(document).__name__}; it must "
+            f"contain an object mapping input names to lists of samples, or a list of samples.")
 
     arrays = {}
     for name, samples in document.items():
@@ -216,7 +225,7 @@ def _json_source(path: Path, specs: list[InputSpec]) -> ArraySource:
                 f"Input {name!r} in {path} must be a list of samples, got "
                 f"{type(samples).__name__}.")
         arrays[name] = _json_array(samples, spec, name, path)
-    return ArraySource.from_arrays(arrays, specs, str(path))
+    return ArraySource.from_arrays(arrays, specs, str(path), role)
 
 
 def _json_array(samples: list, spec: InputSpec | None, name: str, path: Path) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 An ``ArraySource`` is one file or one in-memory set of arrays, with the shape and dtype of
 every input known before any data is read (from ``.npy`` headers for files), so a mismatch
-is reported before calibration starts.
+is reported before calibration starts. ``role`` (``calibration`` or ``validation``) names the
+purpose of the data in every error message.
 """
 
 from __future__ import annotations
@@ -32,33 +33,38 @@ class ArraySource:
 
     def __init__(self, origin: str, headers: Mapping[str, ArrayHeader],
                  open_arrays: Callable[[], Mapping[str, np.ndarray]],
-                 specs: list[InputSpec]) -> None:
+                 specs: list[InputSpec], role: str = "calibration") -> None:
         self.origin = origin
-        self.num_samples = check_headers(headers, specs, origin)
+        self.role = role
+        self.num_samples = check_headers(headers, specs, origin, role)
         self._open_arrays = open_arrays
         self._specs = specs
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], specs: list[InputSpec],
-                    origin: str) -> ArraySource:
+                    origin: str, role: str = "calibration") -> ArraySource:
         """Wrap in-memory arrays (converted with ``np.asarray``) keyed by input name."""
         arrays = {name: np.asarray(array) for name, array in arrays.items()}
         headers = {name: (array.shape, array.dtype) for name, array in arrays.items()}
-        return cls(origin, headers, lambda: arrays, specs)
+        return cls(origin, headers, lambda: arrays, specs, role)
 
     def chunks(self, size: int) -> Iterator[dict[str, np.ndarray]]:
-        """Yield consecutive slices of ``size`` samples (the last may be smaller)."""
-        arrays = _read(self._open_arrays, self.origin)
+        """Yield consecutive slices of ``size`` samples (the last may be smaller).
+
+        Raises ``CalibrationDataError`` when floating-point data contains NaN or Inf.
+        """
+        arrays = _read(self._open_arrays, self.origin, self.role)
         for start in range(0, self.num_samples, size):
             chunk = {}
             for spec in self._specs:
                 values = np.asarray(arrays[spec.name][start:start + size])
+                _check_finite(values, spec, self.origin, self.role, start)
                 chunk[spec.name] = _cast(values, spec, self.origin)
             yield chunk
 
 
 def check_headers(headers: Mapping[str, ArrayHeader], specs: list[InputSpec],
-                  origin: str) -> int:
+                  origin: str, role: str = "calibration") -> int:
     """Check names, shapes and dtypes against ``specs``; return the number of samples."""
     expected = {spec.name: spec for spec in specs}
     missing = [name for name in expected if name not in headers]
@@ -71,8 +77,8 @@ def check_headers(headers: Mapping[str, ArrayHeader], specs: list[InputSpec],
         if extra:
             problems.append(f"unknown name(s) {', '.join(map(repr, extra))}")
         raise CalibrationDataError(
-            f"Calibration data in {origin} has {' and '.join(problems)}; the model expects "
-            f"{expected_inputs}.")
+            f"{role.capitalize()} data in {origin} has {' and '.join(problems)}; the model "
+            f"expects {expected_inputs}.")
 
     counts = {}
     for spec in specs:
@@ -87,7 +93,7 @@ def check_headers(headers: Mapping[str, ArrayHeader], specs: list[InputSpec],
             f"the same number along its leading axis.")
     num_samples = next(iter(counts.values()))
     if num_samples == 0:
-        raise CalibrationDataError(f"Calibration data in {origin} contains no samples.")
+        raise CalibrationDataError(f"{role.capitalize()} data in {origin} contains no samples.")
     return num_samples
 
 
@@ -108,6 +114,20 @@ def _check_dtype(spec: InputSpec, dtype: np.dtype, origin: str) -> None:
             f"{spec.describe()}; convert the data to {spec.dtype}.")
 
 
+def _check_finite(values: np.ndarray, spec: InputSpec, origin: str, role: str,
+                  first_sample: int) -> None:
+    """Raise naming the first sample with NaN or Inf; ``values`` starts at ``first_sample``."""
+    if values.dtype.kind != "f":
+        return
+    finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    if finite.all():
+        return
+    sample = first_sample + int(np.argmin(finite))
+    raise CalibrationDataError(
+        f"Input {spec.name!r} in {origin} contains NaN or Inf (first in sample {sample}, counted "
+        f"from 0), but {role} samples must be finite. Replace or drop those samples.")
+
+
 def _cast(values: np.ndarray, spec: InputSpec, origin: str) -> np.ndarray:
     converted = values.astype(spec.dtype, copy=False)
     if spec.dtype.kind in "iu" and not np.array_equal(converted, values):
@@ -116,31 +136,32 @@ def _cast(values: np.ndarray, spec: InputSpec, origin: str) -> np.ndarray:
     return converted
 
 
-def _read(open_arrays: Callable[[], Mapping[str, np.ndarray]],
-          origin: str) -> Mapping[str, np.ndarray]:
+def _read(open_arrays: Callable[[], Mapping[str, np.ndarray]], origin: str,
+          role: str) -> Mapping[str, np.ndarray]:
     try:
         return open_arrays()
     except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise CalibrationDataError(f"Failed to read calibration data {origin}: {error}.") from error
+        raise CalibrationDataError(f"Failed to read {role} data {origin}: {error}.") from error
 
 
-def file_sources(path: Path, specs: list[InputSpec]) -> list[ArraySource]:
+def file_sources(path: Path, specs: list[InputSpec],
+                 role: str = "calibration") -> list[ArraySource]:
     """Return the sources of an ``.npy`` or ``.npz`` file, or of a directory of them."""
     if path.is_dir():
         files = sorted(child for child in path.iterdir()
                        if child.is_file() and child.suffix.lower() in (".npy", ".npz"))
         if not files:
-            raise CalibrationDataError(f"Calibration directory {path} contains no .npy or .npz "
-                                       f"files.")
-        return [_file_source(file, specs) for file in files]
+            raise CalibrationDataError(f"{role.capitalize()} directory {path} contains no .npy or "
+                                       f".npz files.")
+        return [_file_source(file, specs, role) for file in files]
     if not path.is_file():
         raise CalibrationDataError(
-            f"Calibration data not found: {path}. Pass an .npz, .npy or .json file, or a "
+            f"{role.capitalize()} data not found: {path}. Pass an .npz, .npy or .json file, or a "
             f"directory of .npy/.npz files.")
-    return [_file_source(path, specs)]
+    return [_file_source(path, specs, role)]
 
 
-def _file_source(path: Path, specs: list[InputSpec]) -> ArraySource:
+def _file_source(path: Path, specs: list[InputSpec], role: str) -> ArraySource:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         if len(specs) != 1:
@@ -150,11 +171,11 @@ def _file_source(path: Path, specs: list[InputSpec]) -> ArraySource:
                 f"({names}); use an .npz keyed by input name.")
         header = _npy_header(path)
         return ArraySource(str(path), {specs[0].name: header},
-                           lambda: {specs[0].name: np.load(path, mmap_mode="r")}, specs)
+                           lambda: {specs[0].name: np.load(path, mmap_mode="r")}, specs, role)
     if suffix == ".npz":
-        return ArraySource(str(path), _npz_headers(path), lambda: _load_npz(path), specs)
+        return ArraySource(str(path), _npz_headers(path), lambda: _load_npz(path), specs, role)
     raise CalibrationDataError(
-        f"Unknown calibration file type {path.suffix!r} for {path}; use .npz, .npy, .json or "
+        f"Unknown {role} file type {path.suffix!r} for {path}; use .npz, .npy, .json or "
         f"a directory of .npy/.npz files.")
 
 

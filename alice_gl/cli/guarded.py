@@ -33,12 +33,16 @@ def has_sample_data(args: argparse.Namespace) -> bool:
 def build_config(args: argparse.Namespace) -> QuantizationConfig:
     """Return the engine config for the parsed ``quantize`` arguments.
 
-    Raises ``ConfigError`` naming the flags when ``--warn-threshold`` is below
-    ``--fallback-threshold``.
+    A ``--fallback-threshold`` above the default warning threshold, given without
+    ``--warn-threshold``, raises the warning threshold to it. Raises ``ConfigError`` naming the
+    flags when a given ``--warn-threshold`` is below ``--fallback-threshold``.
     """
     defaults = QuantizationConfig()
     fallback = _given(args.fallback_threshold, defaults.fallback_threshold)
     warn = _given(args.warn_threshold, defaults.warn_threshold)
+    if args.warn_threshold is None:
+        # A fallback threshold given alone raises the default warning threshold up to it.
+        warn = max(warn, fallback)
     if warn < fallback:
         raise ConfigError(f"--warn-threshold {warn:g} is below --fallback-threshold {fallback:g}. "
                           f"Pass a warning threshold at or above the fallback threshold.")

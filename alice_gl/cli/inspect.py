@@ -96,7 +96,7 @@ def format_summary(summary: dict) -> str:
         lines.append(f"quantization: not possible: {quantization['error']}")
         return "\n".join(lines)
     lines.append(f"quantization (dynamic, per channel): INT8 {quantization['int8_bytes']} "
-                 f"bytes, {quantization['compression_ratio']:.2f}x smaller")
+                 f"bytes, {_describe_ratio(quantization['compression_ratio'])}")
     for node in quantization["nodes"]:
         if node["status"] == "quantized":
             lines.append(f"  quantize {node['op_type']} {node['name']} ({node['graph']})")
@@ -120,3 +120,10 @@ def _value_summary(value: onnx.ValueInfoProto) -> dict:
     return {"name": value.name,
             "type": onnx.TensorProto.DataType.Name(tensor_type.elem_type),
             "shape": shape}
+
+
+def _describe_ratio(compression_ratio: float) -> str:
+    """Return ``FP32 bytes / INT8 bytes`` as ``N.NNx smaller``, or ``N.NNx larger`` below 1."""
+    if compression_ratio >= 1.0 or compression_ratio == 0.0:
+        return f"{compression_ratio:.2f}x smaller"
+    return f"{1.0 / compression_ratio:.2f}x larger"

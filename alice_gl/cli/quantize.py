@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from alice_gl.cli import guarded
-from alice_gl.errors import ConfigError, InvalidInputError
+from alice_gl.cli.output_files import write_text_atomically
+from alice_gl.cli.paths import check_output_paths
+from alice_gl.errors import ConfigError
 from alice_gl.model_io import save_model
 from alice_gl.quantization import SUPPORTED_OP_TYPES, quantize_dynamic
+from alice_gl.quantization.report import QuantizationReport
 
 logger = logging.getLogger(__name__)
 
@@ -90,38 +91,41 @@ def handle(args: argparse.Namespace) -> int:
     """Run ``alice-gl quantize`` and return its exit code."""
     model_path = Path(args.model)
     output_path = Path(args.output)
-    _check_arguments(args, model_path, output_path)
+    check_output_paths(
+        {"MODEL": model_path, "--calibration": args.calibration, "--validation": args.validation},
+        {"-o": output_path, "--report": args.report, "--sensitivity-plot": args.sensitivity_plot})
+    _check_arguments(args)
 
     if guarded.has_sample_data(args):
         outcome = guarded.quantize_guarded(args, model_path, output_path)
+        _warn_if_nothing_quantized(outcome.result.quantization_report, args)
         if args.report:
-            _write_text_atomically(Path(args.report), outcome.report_json())
+            write_text_atomically(Path(args.report), outcome.report_json())
         outcome.raise_for_rejection()
         return 0
 
     # Static mode always has calibration data, so only dynamic mode without --validation gets here.
     model, report = quantize_dynamic(model_path, per_channel=not args.per_tensor,
                                      op_types=args.op_types, exclude_nodes=args.exclude)
+    _warn_if_nothing_quantized(report, args)
     save_model(model, output_path)
     if args.report:
-        _write_text_atomically(Path(args.report), report.to_json())
+        write_text_atomically(Path(args.report), report.to_json())
     print(f"Wrote {output_path}")
     print(report.summary())
     return 0
 
 
-def _check_arguments(args: argparse.Namespace, model_path: Path, output_path: Path) -> None:
-    """Reject paths and flag combinations that cannot work, before any quantization runs."""
-    if output_path.resolve() == model_path.resolve():
-        raise InvalidInputError(f"Output {output_path} is the input model {model_path}; pass a "
-                                "different -o path, because MODEL is never overwritten.")
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Reject flag combinations that cannot work, before any quantization runs."""
     if args.mode == "static" and args.calibration is None:
         raise ConfigError("--mode static needs --calibration DATA with sample inputs.")
     if args.mode == "dynamic":
         static_only = [flag for flag, value in (("--calibration", args.calibration),
                                                 ("--strategy", args.strategy)) if value is not None]
         if static_only:
-            raise ConfigError(f"{', '.join(static_only)} apply only to --mode static.")
+            verb = "applies" if len(static_only) == 1 else "apply"
+            raise ConfigError(f"{', '.join(static_only)} {verb} only to --mode static.")
         if args.samples is not None and args.validation is None:
             raise ConfigError("--samples applies only to --mode static or with --validation.")
     if not guarded.has_sample_data(args):
@@ -132,19 +136,19 @@ def _check_arguments(args: argparse.Namespace, model_path: Path, output_path: Pa
             ("--no-partial-fallback", args.no_partial_fallback),
             ("--sensitivity-plot", args.sensitivity_plot is not None)) if given]
         if guard_flags:
-            raise ConfigError(f"{', '.join(guard_flags)} need sample data for the accuracy guard. "
-                              f"Pass --validation DATA (or --calibration DATA with --mode static).")
-    if args.report and not Path(args.report).parent.is_dir():
-        raise InvalidInputError(f"Report folder not found: {Path(args.report).parent}. Create it "
-                                f"first.")
-    if args.sensitivity_plot is not None:
-        plot_path = Path(args.sensitivity_plot)
-        if plot_path.resolve() in (model_path.resolve(), output_path.resolve()):
-            raise InvalidInputError(f"Sensitivity plot {plot_path} would overwrite a model. Pass "
-                                    f"a separate FILE.png path.")
-        if not plot_path.parent.is_dir():
-            raise InvalidInputError(f"Sensitivity plot folder not found: {plot_path.parent}. "
-                                    f"Create it first.")
+            verb = "needs" if len(guard_flags) == 1 else "need"
+            raise ConfigError(f"{', '.join(guard_flags)} {verb} sample data for the accuracy "
+                              f"guard. Pass --validation DATA (or --calibration DATA with --mode "
+                              f"static).")
+
+
+def _warn_if_nothing_quantized(report: QuantizationReport, args: argparse.Namespace) -> None:
+    if report.quantized_nodes:
+        return
+    cause = "--exclude leaves no quantizable node" if args.exclude else (
+        "the model has no MatMul, Gemm or Conv node with a constant weight among --op-types")
+    logger.warning("No node was quantized because %s, so %s keeps every layer FP32.",
+                   cause, args.output)
 
 
 def _positive_int(text: str) -> int:
@@ -162,16 +166,3 @@ def _fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a similarity between 0 and 1, got {text}")
     return value
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    if not path.parent.is_dir():
-        raise InvalidInputError(f"Report folder not found: {path.parent}. Create it first.")
-    handle, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(staged, path)
-    except BaseException:
-        Path(staged).unlink(missing_ok=True)
-        raise

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
+import math
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from alice_gl.cli.output_files import write_atomically
+from alice_gl.cli.paths import check_output_paths
 from alice_gl.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="executor to run on: numpy, gl-fragment (WebGL2-level fragment "
                              "passes), gl-compute (GL 4.3 compute passes) or auto (GL when a "
                              f"context can be made, else numpy; default {DEFAULT_BACKEND})")
-    parser.add_argument("--max-memory-mb", type=float, default=DEFAULT_MAX_MEMORY_MB,
+    parser.add_argument("--max-memory-mb", type=_finite_float, default=DEFAULT_MAX_MEMORY_MB,
                         metavar="N", help="GL texture budget of the whole model in MB "
                                           f"(2**20 bytes; default {DEFAULT_MAX_MEMORY_MB})")
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
@@ -123,6 +125,7 @@ def handle(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     input_path = Path(args.input)
     output_path = Path(args.output) if args.output else None
+    check_output_paths({"MODEL": model_path, "--input": input_path}, {"-o": output_path})
     if output_path is not None and output_path.suffix != ".npz":
         raise InvalidInputError(f"Output file {output_path} must end in .npz.")
 
@@ -192,7 +195,7 @@ def load_inputs(path: Path, input_names: list[str]) -> dict[str, np.ndarray]:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {name: archive[name] for name in archive.files}
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise InvalidInputError(f"Failed to read {path} as an .npz archive: {error}."
                                     ) from error
     raise InvalidInputError(f"Input file {path} must be an .npz (keyed by input name) or, for "
@@ -220,12 +223,14 @@ def write_outputs(path: Path, outputs: Mapping[str, np.ndarray]) -> None:
     """Write ``outputs`` to the ``.npz`` at ``path`` atomically (temporary file, then rename)."""
     if not path.parent.is_dir():
         raise InvalidInputError(f"Output folder not found: {path.parent}. Create it first.")
-    descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                          suffix=".npz")
+    write_atomically(path, lambda stream: np.savez(stream, **outputs))
+
+
+def _finite_float(text: str) -> float:
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **outputs)
-        os.replace(staged, path)
-    except BaseException:
-        Path(staged).unlink(missing_ok=True)
-        raise
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value

@@ -99,11 +99,13 @@ class MemoryPlan:
         budget_bytes = budget_to_bytes(max_memory_mb)
         if self.total_bytes <= budget_bytes:
             return
-        planned_mb = math.ceil(self.total_bytes / BYTES_PER_MB)
-        message = (f"Memory limit exceeded: {planned_mb}MB > {max_memory_mb:g}MB\n"
+        message = (f"Memory limit exceeded: {format_planned_mb(self.total_bytes)}MB > "
+                   f"{max_memory_mb:g}MB\n"
                    f"{self.describe()}\n"
-                   "Hint: enable tiling, use a smaller block_size or fewer "
-                   "max_concurrent_blocks, or raise max_memory_mb.")
+                   "Hint: enable tiling (tiling.enabled), use a smaller block size "
+                   "(--block-size, tiling.block_size) or fewer concurrent blocks "
+                   "(--max-concurrent-blocks, tiling.max_concurrent_blocks), or raise the "
+                   "budget (--max-memory-mb, max_memory_mb).")
         raise MemoryLimitExceededError(message, self.total_bytes, budget_bytes,
                                        self.bytes_by_kind())
 
@@ -157,3 +159,14 @@ def budget_to_bytes(max_memory_mb: float) -> int:
         raise ConfigError(f"Invalid max_memory_mb={max_memory_mb}; it must be a positive "
                           "number of MB (1 MB = 2**20 bytes).")
     return int(max_memory_mb * BYTES_PER_MB)
+
+
+def format_planned_mb(nbytes: int) -> str:
+    """Return ``nbytes`` in MB (2**20 bytes): a whole number, else rounded up to 2 decimals.
+
+    Rounding up means that a plan over its budget never prints at or below the budget.
+    """
+    if nbytes % BYTES_PER_MB == 0:
+        return str(nbytes // BYTES_PER_MB)
+    hundredths = math.ceil(nbytes * 100 / BYTES_PER_MB)
+    return f"{hundredths / 100:.2f}".rstrip("0").rstrip(".")

@@ -306,7 +306,9 @@ class ModelRewriter:
             self._weights[key].record.nodes.append(label)
             return self._weights[key]
 
-        q, scale = quantize_weight(numpy_helper.to_array(weight), axis, name=weight.name)
+        # The name carries the node, so a NaN or Inf weight names the node to exclude.
+        q, scale = quantize_weight(numpy_helper.to_array(weight), axis,
+                                   name=f"{weight.name} of node {label!r}")
         stored_axis = axis
         base = weight.name
         if transpose:

@@ -223,11 +223,26 @@ def test_guard_warn_below_fallback(outlier_model, tmp_path, capsys):
     validation = tmp_path / "validation.npy"
     np.save(validation, outlier_inputs(np.random.default_rng(1), 4, outlier=10.0))
     code = main(["quantize", str(outlier_model), "-o", str(tmp_path / "out.onnx"),
-                 "--validation", str(validation), "--fallback-threshold", "0.99"])
+                 "--validation", str(validation), "--fallback-threshold", "0.99",
+                 "--warn-threshold", "0.98"])
     error = capsys.readouterr().err
     assert code == 2
     assert "--warn-threshold 0.98 is below --fallback-threshold 0.99" in error
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_guard_fallback_alone_raises_warn(outlier_model, tmp_path, capsys):
+    validation = tmp_path / "validation.npy"
+    np.save(validation, outlier_inputs(np.random.default_rng(1), 4, outlier=10.0))
+    report_path = tmp_path / "report.json"
+    code = main(["quantize", str(outlier_model), "-o", str(tmp_path / "out.onnx"),
+                 "--validation", str(validation), "--fallback-threshold", "0.99",
+                 "--report", str(report_path)])
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    assert "(warn below 0.99, fail below 0.99)" in captured.out
+    config = json.loads(report_path.read_text())["guard"]["config"]
+    assert config["warn_threshold"] == 0.99
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "high"])
@@ -246,7 +261,7 @@ def test_guard_flags_need_sample_data(flags, outlier_model, tmp_path, capsys):
     code = main(["quantize", str(outlier_model), "-o", str(output), *flags])
     error = capsys.readouterr().err
     assert code == 2
-    assert f"{flags[0]} need sample data" in error
+    assert f"{flags[0]} needs sample data" in error
     assert "--validation DATA" in error
     assert not output.exists()
 

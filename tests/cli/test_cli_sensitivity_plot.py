@@ -64,7 +64,7 @@ def test_plot_needs_sample_data(rng, tmp_path, capsys):
                  "--sensitivity-plot", str(plot)])
     error = capsys.readouterr().err
     assert code == 2
-    assert "--sensitivity-plot need sample data" in error
+    assert "--sensitivity-plot needs sample data" in error
     assert not plot.exists()
 
 
@@ -75,7 +75,7 @@ def test_plot_missing_folder(rng, tmp_path, validation, capsys):
     code = main(["quantize", str(model_path), "-o", str(output), "--validation",
                  str(validation), "--sensitivity-plot", str(tmp_path / "missing" / "plot.png")])
     assert code == 2
-    assert "Sensitivity plot folder not found" in capsys.readouterr().err
+    assert "Output folder of --sensitivity-plot not found" in capsys.readouterr().err
     assert not output.exists()
 
 

@@ -36,7 +36,7 @@ def test_budget_boundary_is_exact() -> None:
         plan.check(budget_mb)
     assert info.value.planned_bytes == budget_mb * BYTES_PER_MB + 1
     assert info.value.budget_bytes == budget_mb * BYTES_PER_MB
-    assert str(info.value).splitlines()[0] == "Memory limit exceeded: 3MB > 2MB"
+    assert str(info.value).splitlines()[0] == "Memory limit exceeded: 2.01MB > 2MB"
 
 
 def test_budget_message_has_breakdown_and_hint() -> None:
@@ -53,7 +53,10 @@ def test_budget_message_has_breakdown_and_hint() -> None:
     assert f"intermediates: {12 * BYTES_PER_MB} bytes" in message
     assert "runtime_buffers: 0 bytes" in message
     assert "enable tiling" in message
-    assert "block_size" in message
+    assert "--block-size" in message
+    assert "tiling.block_size" in message
+    assert "--max-concurrent-blocks" in message
+    assert "--max-memory-mb" in message
     assert "max_memory_mb" in message
     assert info.value.breakdown["weights"] == 40 * BYTES_PER_MB
 
@@ -62,8 +65,23 @@ def test_fractional_budget_in_mebibytes() -> None:
     plan = MemoryPlan()
     plan.add("w", "weights", _layout_of_bytes(BYTES_PER_MB // 2))
     plan.check(0.5)
-    with pytest.raises(MemoryLimitExceededError, match=r"^Memory limit exceeded: 1MB > 0.4MB"):
+    with pytest.raises(MemoryLimitExceededError, match=r"^Memory limit exceeded: 0.5MB > 0.4MB"):
         plan.check(0.4)
+
+
+@pytest.mark.parametrize(("nbytes", "budget_mb", "first_line"), [
+    (179_872, 0.01, "Memory limit exceeded: 0.18MB > 0.01MB"),
+    (4_372_562, 4, "Memory limit exceeded: 4.18MB > 4MB"),
+    (4 * BYTES_PER_MB + 1, 4, "Memory limit exceeded: 4.01MB > 4MB"),
+    (55 * BYTES_PER_MB, 50, "Memory limit exceeded: 55MB > 50MB"),
+])
+def test_budget_message_fractional_megabytes(nbytes: int, budget_mb: float,
+                                             first_line: str) -> None:
+    plan = MemoryPlan()
+    plan.add("w", "weights", _layout_of_bytes(nbytes))
+    with pytest.raises(MemoryLimitExceededError) as info:
+        plan.check(budget_mb)
+    assert str(info.value).splitlines()[0] == first_line
 
 
 @pytest.mark.parametrize("budget", [0, -1.0])

@@ -58,7 +58,7 @@ def test_run_budget_error_exits_2(cnn_digits: BundledModel, cnn_inputs: Path,
     code = main(["run", str(cnn_digits.model_path), "--input", str(cnn_inputs),
                  "--backend", "gl-fragment", "--max-memory-mb", "0.05"])
     assert code == 2
-    assert re.search(r"Memory limit exceeded: \d+MB > 0.05MB", capsys.readouterr().err)
+    assert re.search(r"Memory limit exceeded: [\d.]+MB > 0.05MB", capsys.readouterr().err)
 
 
 def test_run_invalid_block_size_exits_2(cnn_digits: BundledModel, cnn_inputs: Path,

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from alice_gl.bundled import BundledModel
 from alice_gl.errors import MemoryLimitExceededError
 from alice_gl.executor import NumpySession
-from alice_gl.gl import GLContext
+from alice_gl.gl import GLContext, TilingConfig
 from alice_gl.gl_executor import GLSession
 
 
@@ -54,7 +54,7 @@ def test_budget_error_before_any_allocation(cnn_digits: BundledModel,
                                             gl43_context: GLContext) -> None:
     before = gl43_context.allocated_bytes()
     textures_before = gl43_context.gl_object_counts()["textures"]
-    with pytest.raises(MemoryLimitExceededError, match=r"Memory limit exceeded: \d+MB > 0.01MB"):
+    with pytest.raises(MemoryLimitExceededError, match=r"Memory limit exceeded: [\d.]+MB > 0.01MB"):
         GLSession(str(cnn_digits.model_path), context=gl43_context, max_memory_mb=0.01,
                   input_shapes={cnn_digits.input_name: (64, 1, 8, 8)})
     assert gl43_context.allocated_bytes() == before
@@ -67,6 +67,21 @@ def test_plan_allocates_exactly_planned_bytes(cnn_digits: BundledModel,
             int8_models["cnn_digits"], context=ctx,
             input_shapes={cnn_digits.input_name: (4, 1, 8, 8)}) as session:
         assert ctx.allocated_bytes() == session.plan.memory.bytes_by_kind()
+
+
+@pytest.mark.parametrize("passes", ["fragment", "compute"])
+def test_huge_concurrent_blocks_plan_per_tile(passes: str, mlp_digits: BundledModel,
+                                              int8_models: dict[str, onnx.ModelProto]) -> None:
+    shapes = {mlp_digits.input_name: (8, 64)}
+    planned = {}
+    for blocks in (1, 1_000_000):
+        with GLContext(profile="gl43") as ctx, GLSession(
+                int8_models["mlp_digits"], context=ctx, passes=passes, input_shapes=shapes,
+                tiling=TilingConfig(max_concurrent_blocks=blocks)) as session:
+            assert ctx.allocated_bytes() == session.plan.memory.bytes_by_kind()
+            planned[blocks] = session.plan.memory.total_bytes
+    # At batch 8 every layer of the MLP is one output tile, so it needs one scratch slot.
+    assert planned[1_000_000] == planned[1]
 
 
 @pytest.mark.parametrize("passes", ["fragment", "compute"])
