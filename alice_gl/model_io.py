@@ -117,7 +117,7 @@ def _repair_conversion(model: onnx.ModelProto) -> None:
     """
     target = onnx.helper.find_min_ir_version_for(list(model.opset_import))
     if model.ir_version < 4:
-        # IR 3 required every initializer to be listed as a graph input too; exporters of that
+        # IR 3 required every initializer to be listed as a graph input too. Exporters of that
         # time meant them as constants, so they stay constants under the newer IR.
         constants = {tensor.name for tensor in model.graph.initializer}
         inputs = [value for value in model.graph.input if value.name not in constants]

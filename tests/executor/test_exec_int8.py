@@ -172,9 +172,9 @@ def test_exec_quantized_matmul_integer_exact(name) -> None:
     session = NumpySession(model)
     integer_nodes = [node for node in session.graph.nodes if node.op_type == "MatMulInteger"]
     assert integer_nodes
-    wanted = sorted({value for node in integer_nodes for value in (*node.inputs, *node.outputs)
-                     if value})
-    values = session.run({session.input_names[0]: x}, wanted)
+    requested = sorted({value for node in integer_nodes for value in (*node.inputs, *node.outputs)
+                        if value})
+    values = session.run({session.input_names[0]: x}, requested)
 
     for node in integer_nodes:
         a, b = values[node.inputs[0]].astype(np.int64), values[node.inputs[1]].astype(np.int64)

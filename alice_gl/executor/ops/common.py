@@ -36,7 +36,7 @@ def integer_matmul(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
     """Return ``(a - a_zero_point) @ (b - b_zero_point)`` as int32, as int32 accumulation gives.
 
     Zero points broadcast against their operand. The product runs in float64 BLAS, which is
-    exact while ``K * max|a| * max|b| < 2**53``, where K is the shared dimension; for 8-bit
+    exact while ``K * max|a| * max|b| < 2**53``, where K is the shared dimension. For 8-bit
     operands minus 8-bit zero points that holds for any K below about 10**11. Past the bound the
     product runs in int64 instead. The int64 result is then wrapped to int32, which equals int32
     accumulation with wrap-around because addition modulo 2**32 does not depend on the order of
