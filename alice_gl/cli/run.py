@@ -183,8 +183,10 @@ def load_inputs(path: Path, input_names: list[str]) -> dict[str, np.ndarray]:
     A ``.npy`` is accepted only for a model with exactly one input. Name, dtype and shape
     checks happen in the session, which names the offending input.
     """
-    if not path.is_file():
+    if not path.exists():
         raise InvalidInputError(f"Input file not found: {path}.")
+    if not path.is_file():
+        raise InvalidInputError(f"Input {path} is not a regular file; pass an .npz or .npy file.")
     if path.suffix == ".npy":
         if len(input_names) != 1:
             raise InvalidInputError(

@@ -199,3 +199,13 @@ def test_cli_nan_weight_names_node(tmp_path, capsys):
     onnx.save_model(tiny_matmul(weight), str(path))
     assert main(["quantize", str(path), "-o", str(tmp_path / "q.onnx")]) == 1
     assert "Weight W of node 'tiny' contains 1 NaN or Inf" in capsys.readouterr().err
+
+
+def test_run_input_fifo_rejected(model_path, tmp_path, capsys):
+    fifo = tmp_path / "inputs.npz"
+    os.mkfifo(fifo)
+
+    code = main(["run", str(model_path), "--input", str(fifo), "--backend", "numpy"])
+
+    assert code == 2
+    assert "is not a regular file" in capsys.readouterr().err
