@@ -1,7 +1,7 @@
 """Map the top-level ``shaders/`` folder into the wheel as ``alice_gl.shaders``.
 
 pyproject.toml cannot combine package discovery with a package that lives outside the
-``alice_gl/`` tree, so this file adds that one mapping; all other metadata is in pyproject.toml.
+``alice_gl/`` tree, so this file adds that one mapping. All other metadata is in pyproject.toml.
 """
 
 from setuptools import find_packages, setup

@@ -7,8 +7,8 @@
   context has allocated after one run (``GLContext.allocated_bytes``). Drivers may pad beyond
   both.
 - Peak RSS: each (model, precision, executor) loads and runs once at batch 1 in a fresh Python
-  process, which reports its peak resident set size after its imports and at the end; the
-  difference is what the model and one inference added. On Linux the peak is ``VmHWM`` from
+  process. That process reports its peak resident set size after its imports and at the end,
+  and the difference is what the model and one inference added. On Linux the peak is ``VmHWM`` from
   ``/proc/self/status``, because ``getrusage``'s ``ru_maxrss`` survives ``execve`` and would
   report this script's own peak at the moment it started the child. Elsewhere it is
   ``ru_maxrss``.

@@ -78,8 +78,8 @@ def percentile_range(statistics: TensorStatistics,
 def kl_range(statistics: TensorStatistics) -> tuple[float, float]:
     """Return the window whose quantized histogram diverges least (KL) from the original."""
     # NOTE: windows span at least NUM_LEVELS of the 2048 to SEARCH_BINS bins, so KL keeps at
-    # least 1/16 to 1/8 of the observed range: outliers more than about 16x farther out than
-    # the bulk of the values widen the range even when clipping them would be better.
+    # least 1/16 to 1/8 of the observed range. Outliers more than about 16x farther out than
+    # the bulk of the values therefore widen the range even when clipping them would be better.
     return _search(statistics, _kl_objective, min_bins=NUM_LEVELS)
 
 

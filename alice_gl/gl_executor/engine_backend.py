@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from alice_gl.engine.config import QuantizationConfig
 
 # NOTE: the engine's ``tiling.enabled=False`` requests one pass per matmul. The runtime's
-# dequant-matmul always tiles, so this block size (a multiple of 4 larger than any K that
-# fits a texture) stands in for "one K block".
+# dequant-matmul always tiles, so this block size replaces "one K block". It covers every K
+# up to 65536 (one 16384-texel row of RGBA texels); a larger K still takes several passes.
 UNTILED_BLOCK_SIZE = 1 << 16
 
 

@@ -100,10 +100,10 @@ def match_activation(view: GraphView, value: str,
 
 def _float_matrix_ok(view: GraphView, mc: MatchContext, shape: tuple[int, ...],
                      rows: int, cols: int) -> bool:
-    """True when a tensor of ``shape`` has the (rows, cols) single-texture matrix layout.
+    """Return whether a tensor of ``shape`` has the (rows, cols) single-texture matrix layout.
 
     NOTE: a 4-D activation takes the plane layout, so an INT8 MatMul on a 4-D input fails
-    this check and its chain runs on NumPy; a copy pass to the (M, K) layout would fix it.
+    this check and its chain runs on NumPy. A copy pass to the (M, K) layout would fix it.
     """
     if not fits_one_texture(mc.ctx, shape):
         return False

@@ -12,7 +12,7 @@ class StepTiming:
     """Wall time of one step, measured after ``glFinish`` so the GPU work is included.
 
     NOTE: a step that issues several passes (INT8 matmul tiles, the quantization passes) is
-    timed as a whole; ``passes`` gives their count but not each one's time.
+    timed as a whole. ``passes`` gives their count but not each one's time.
     """
 
     name: str

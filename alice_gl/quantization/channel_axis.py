@@ -7,7 +7,7 @@ One table entry per ONNX op type. Axes count in the weight as the model stores i
 - Conv ``W[C_out, C_in/group, k...]``: axis 0.
 - ConvTranspose ``W[C_in, C_out/group, k...]``: axis 1, only when ``group == 1``. With more
   groups axis 1 indexes ``C_out/group`` channels and each index spans one channel per group,
-  so per-axis scales would not be per output channel; those weights are quantized per tensor.
+  so per-axis scales would not be per output channel. Those weights are quantized per tensor.
 """
 
 from __future__ import annotations

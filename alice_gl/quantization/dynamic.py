@@ -83,7 +83,7 @@ def rewrite_options(per_channel: bool, op_types: Iterable[str] | None,
 
 
 def is_selected(node: onnx.NodeProto, options: RewriteOptions) -> bool:
-    """Return whether ``node`` is a weight op that ``options`` asks to quantize."""
+    """Return whether ``node`` is a weight op selected for quantization by ``options``."""
     return (node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_INPUT_INDEX
             and node.op_type in options.op_types
             and node_label(node) not in options.exclude_nodes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from outlier_layers import collapsing_layers
 
 OPSET = 13
 FEATURES = 64
@@ -46,28 +47,9 @@ def single_matmul_model(rng: np.random.Generator) -> onnx.ModelProto:
 
 
 def collapsing_layer_model(rng: np.random.Generator, outlier: float = 300.0) -> onnx.ModelProto:
-    """Return a 3-MatMul model whose middle layer ``fc2`` collapses when quantized.
-
-    ``h1 = relu(x @ W1 + b1)`` has channel 0 fixed at ``outlier`` by ``b1``, and ``W2`` ignores
-    that channel. Quantizing ``fc2`` rounds every other channel of ``h1`` to its zero point,
-    while ``fc1`` and ``fc3`` see ordinary activations.
-    """
-    w1 = (rng.normal(size=(FEATURES, HIDDEN)) / np.sqrt(FEATURES)).astype(np.float32)
-    w1[:, 0] = 0.0
-    b1 = np.zeros(HIDDEN, dtype=np.float32)
-    b1[0] = outlier
-    w2 = (rng.normal(size=(HIDDEN, HIDDEN)) / np.sqrt(HIDDEN)).astype(np.float32)
-    w2[0, :] = 0.0
-    w3 = (rng.normal(size=(HIDDEN, OUTPUTS)) / np.sqrt(HIDDEN)).astype(np.float32)
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["m1"], name="fc1"),
-        helper.make_node("Add", ["m1", "b1"], ["a1"], name="bias1"),
-        helper.make_node("Relu", ["a1"], ["h1"], name="relu1"),
-        helper.make_node("MatMul", ["h1", "W2"], ["h2"], name="fc2"),
-        helper.make_node("Tanh", ["h2"], ["t2"], name="tanh2"),
-        helper.make_node("MatMul", ["t2", "W3"], ["y"], name="fc3"),
-    ]
-    return _model(nodes, [w1, b1, w2, w3], ["W1", "b1", "W2", "W3"])
+    """Return ``outlier_layers.collapsing_layers`` at this module's sizes, as a model."""
+    nodes, weights = collapsing_layers(rng, FEATURES, HIDDEN, OUTPUTS, outlier)
+    return _model(nodes, list(weights.values()), list(weights))
 
 
 def two_output_model(rng: np.random.Generator) -> onnx.ModelProto:

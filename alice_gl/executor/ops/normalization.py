@@ -121,7 +121,7 @@ def lrn(inputs: Inputs, attributes: dict[str, Any]) -> np.ndarray:
 
 @register("MeanVarianceNormalization")
 def mean_variance_normalization(inputs: Inputs, attributes: dict[str, Any]) -> np.ndarray:
-    # (x - mean(x)) / (sqrt(var(x)) + 1e-9) over ``axes`` (default N, H, W); the 1e-9 is the
+    # (x - mean(x)) / (sqrt(var(x)) + 1e-9) over ``axes`` (default N, H, W). The 1e-9 is the
     # Epsilon constant of the operator's function body in the ONNX schema.
     x = inputs[0]
     axes = tuple(attributes.get("axes", [0, 2, 3]))

@@ -114,9 +114,9 @@ def dynamic_quantize_linear(inputs: Inputs, attributes: dict[str, Any]) -> list[
     """
     x = inputs[0].astype(np.float32, copy=False)
     # NOTE: Python's min and max drop a NaN of x here, so y_scale and y stay finite. In checks
-    # with onnxruntime 1.32 on CPU, a NaN among finite values was ignored too, and y_scale was
-    # NaN only when every element was NaN (64 and 1000 elements; 3 gave 1.0), so there is no
-    # one onnxruntime rule to follow for NaN inputs.
+    # with onnxruntime 1.32 on CPU, a NaN among finite values was ignored too. Its y_scale was
+    # NaN only when every element was NaN (64 and 1000 elements; 3 gave 1.0), so onnxruntime
+    # has no single rule for NaN inputs to follow.
     x_min = np.float32(min(0.0, float(x.min(initial=0.0))))
     x_max = np.float32(max(0.0, float(x.max(initial=0.0))))
     span = np.float32(1.0) if x_max == x_min else np.float32(x_max - x_min)
@@ -130,7 +130,7 @@ def dynamic_quantize_linear(inputs: Inputs, attributes: dict[str, Any]) -> list[
 def matmul_integer(inputs: Inputs, attributes: dict[str, Any]) -> np.ndarray:
     """Return (A - a_zero_point) @ (B - b_zero_point) in int32.
 
-    a_zero_point is a scalar or one value per row of A (shape [M]); b_zero_point is a scalar or
+    a_zero_point is a scalar or one value per row of A (shape [M]). b_zero_point is a scalar or
     one value per column of B (shape [N]).
     """
     a, b = inputs[0], inputs[1]

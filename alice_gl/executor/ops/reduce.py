@@ -19,7 +19,8 @@ def _log_sum(x: np.ndarray, axes: Any, keepdims: bool) -> np.ndarray:
 
 
 def _log_sum_exp(x: np.ndarray, axes: Any, keepdims: bool) -> np.ndarray:
-    # log(sum(exp(x))) = m + log(sum(exp(x - m))), with m the maximum, so exp never overflows.
+    # log(sum(exp(x))) = m + log(sum(exp(x - m))) with m the maximum, so for finite x every
+    # exp(x - m) is at most 1 and cannot overflow.
     if x.size == 0:
         return np.log(np.sum(np.exp(x), axis=axes, keepdims=keepdims))
     peak = np.max(x, axis=axes, keepdims=True)

@@ -46,7 +46,7 @@ class GLKernel:
         self._constants: dict[str, ConstantTexture] = {}
         self.textures: dict[str, GLTensor] = {}
         self.scratch_sets: list[ScratchSet] = []
-        # Textures used only inside one ``run``, by plan entry name; the model's texture
+        # Textures used only inside one ``run``, by plan entry name. The model's texture
         # planner gives them a one-step lifetime, so kernels of other steps reuse them.
         self.step_scratch: dict[str, TextureLayout] = {}
 
